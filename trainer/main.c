@@ -1,0 +1,27 @@
+/* sentembed: one binary, git-style subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "trainer/cli.h"
+
+static const char USAGE[] =
+    "usage: sentembed COMMAND [ARGS]\n"
+    "\n"
+    "Train, run and benchmark sentence-embedding models (BERT + pooling), natively.\n"
+    "\n"
+    "commands:\n"
+    "  tokenize   WordPiece ids (or tokens) for lines of text on stdin\n"
+    "\n"
+    "`sentembed COMMAND --help` describes a command.\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (!strcmp(argv[1], "tokenize"))
+        return cmd_tokenize(argc - 1, argv + 1);
+    fprintf(stderr, "sentembed: error: unknown command '%s'\n\n%s", argv[1], USAGE);
+    return 2;
+}
