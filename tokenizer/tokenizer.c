@@ -298,16 +298,17 @@ size_t tok_encode(const Tokenizer *t, TokScratch *s, const char *a, size_t a_len
             n2 = min_size(len_b, swap ? short_len : long_len);
         }
         /* move b's kept ids right behind a's kept ids */
-        memmove(s->ids + n1, s->ids + len_a, n2 * sizeof *s->ids);
+        if (n2)
+            memmove(s->ids + n1, s->ids + len_a, n2 * sizeof *s->ids);
     }
     if (ids) {
         ids[o++] = t->cls_id;
-        memcpy(ids + o, s->ids, n1 * sizeof *ids);
-        o += n1;
+        for (size_t k = 0; k < n1; k++)
+            ids[o++] = s->ids[k];
         ids[o++] = t->sep_id;
         if (b) {
-            memcpy(ids + o, s->ids + n1, n2 * sizeof *ids);
-            o += n2;
+            for (size_t k = 0; k < n2; k++)
+                ids[o++] = s->ids[n1 + k];
             ids[o++] = t->sep_id;
         }
     } else {

@@ -110,7 +110,7 @@ void vocab_add(Vocab *v, const char *token, size_t len, int32_t id)
     v->pool_len += len + 1;
 
     if ((size_t)id >= v->size) {
-        size_t new_size = (size_t)id + 1, cap = v->size ? v->size : 1024;
+        size_t new_size = (size_t)id + 1, cap = v->offsets_cap ? v->offsets_cap : 1024;
         while (cap < new_size)
             cap *= 2;
         if (cap > v->offsets_cap) {

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test with ctest: once in a normal
+# build (warnings are errors), once under AddressSanitizer + UndefinedBehaviorSanitizer.
+# GPU tests skip where there is no GPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+
+scripts/install_deps.sh
+
+echo "== build (Release, CUDA auto) =="
+cmake -S . -B build -DSENTEMBED_WERROR=ON
+cmake --build build -j"$jobs"
+(cd build && ctest --output-on-failure -j"$jobs")
+
+echo "== build (ASan + UBSan) =="
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DSENTEMBED_WERROR=ON -DSENTEMBED_SANITIZE=ON -DSENTEMBED_CUDA=OFF
+cmake --build build-asan -j"$jobs"
+(cd build-asan && ctest --output-on-failure -j"$jobs")

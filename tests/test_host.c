@@ -1,0 +1,108 @@
+/* host/: UTF-8 validation and repair, JSON helpers, file helpers. */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "host/fileio.h"
+#include "host/json_util.h"
+#include "host/utf8.h"
+#include "tests/check.h"
+
+/* Every scalar value round-trips through encode/validate/decode. */
+static void test_utf8_roundtrip(void)
+{
+    int bad = 0;
+    for (uint32_t cp = 0; cp < 0x110000; cp++) {
+        if (cp >= 0xD800 && cp <= 0xDFFF)
+            continue;
+        uint8_t buf[4];
+        int n = utf8_encode(cp, buf);
+        size_t i = 0;
+        if (utf8_valid_prefix(buf, (size_t)n) != (size_t)n || utf8_decode_valid(buf, &i) != cp || i != (size_t)n)
+            bad++;
+    }
+    CHECK(bad == 0, "%d code points did not round-trip", bad);
+}
+
+static void test_utf8_ill_formed(void)
+{
+    /* Overlongs, surrogates, values past U+10FFFF, stray continuation bytes, 5/6-byte
+     * forms and truncated sequences are all rejected at their first byte. */
+    const char *bad[] = {"\xC0\xAF", "\xE0\x80\xAF", "\xF0\x80\x80\xAF", "\xED\xA0\x80", "\xED\xBF\xBF",
+                         "\xF4\x90\x80\x80", "\x80", "\xBF", "\xF8\x88\x80\x80\x80", "\xFC\x84\x80\x80\x80\x80",
+                         "\xFE", "\xFF", "\xE2\x82", "\xF0\x9F\x98"};
+    for (size_t k = 0; k < sizeof bad / sizeof *bad; k++) {
+        char s[16];
+        int n = snprintf(s, sizeof s, "ab%s", bad[k]);
+        CHECK(utf8_valid_prefix((const uint8_t *)s, (size_t)n) == 2, "case %zu accepted", k);
+    }
+    const char *good = "a\xC2\x80\xDF\xBF\xE0\xA0\x80\xED\x9F\xBF\xEE\x80\x80\xF0\x90\x80\x80\xF4\x8F\xBF\xBF";
+    CHECK(utf8_valid_prefix((const uint8_t *)good, strlen(good)) == strlen(good), "boundary values rejected");
+}
+
+/* The worked example of "U+FFFD substitution of maximal subparts" in the Unicode
+ * Standard (chapter 3, Table 3-8), which Python's decoder and ours follow. */
+static void test_utf8_repair_maximal_subparts(void)
+{
+    const uint8_t in[] = {0x61, 0xF1, 0x80, 0x80, 0xE1, 0x80, 0xC2, 0x62, 0x80, 0x63, 0x80, 0xBF, 0x64};
+    const char *want = "a\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD" "b\xEF\xBF\xBD" "c\xEF\xBF\xBD\xEF\xBF\xBD" "d";
+    uint8_t out[3 * sizeof in];
+    size_t n = utf8_repair(in, sizeof in, out);
+    CHECK(n == strlen(want) && memcmp(out, want, n) == 0, "repair gave %zu bytes", n);
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_json(void)
+{
+    char dir[] = "/tmp/sentembed_test_host_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char path[512];
+    SeError err = {{0}};
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    write_file(path, "{\n  \"a\": 1,\n  \"b\": [1, 2,,]\n}\n");
+    CHECK(json_parse_file(path, &err) == NULL, "parsed invalid JSON");
+    CHECK(strstr(err.msg, "bad.json:3:") != NULL, "message should name line 3: %s", err.msg);
+
+    snprintf(path, sizeof path, "%s/good.json", dir);
+    write_file(path, "{\"flag\": true, \"n\": 1e30, \"s\": \"x\", \"wrong\": \"1\", \"nothing\": null}");
+    cJSON *root = json_parse_file(path, &err);
+    CHECK(root != NULL, "%s", err.msg);
+    bool flag = false;
+    long long n = 0;
+    const char *s = NULL;
+    CHECK(json_opt_bool(root, "flag", &flag, path, &err) == 1 && flag, "bool");
+    CHECK(json_opt_int(root, "n", &n, path, &err) == 1 && n > 1000000000000LL, "huge int clamps");
+    CHECK(json_opt_string(root, "s", &s, path, &err) == 1 && !strcmp(s, "x"), "string");
+    CHECK(json_opt_int(root, "missing", &n, path, &err) == 0, "absent key");
+    CHECK(json_opt_bool(root, "nothing", &flag, path, &err) == 0, "null is absent");
+    CHECK(json_opt_int(root, "wrong", &n, path, &err) == -1 && strstr(err.msg, "\"wrong\""),
+          "wrong type names the key: %s", err.msg);
+    cJSON_Delete(root);
+
+    CHECK(json_parse_file("/nonexistent/x.json", &err) == NULL && strstr(err.msg, "/nonexistent/x.json"),
+          "missing file named: %s", err.msg);
+    char *text;
+    size_t len;
+    CHECK(file_read_all(path, &text, &len, &err) == 0 && len == strlen(text), "read_all");
+    free(text);
+    CHECK(dir_exists(dir) && !file_exists(dir) && file_exists(path), "exists");
+    unlink(path);
+    snprintf(path, sizeof path, "%s/bad.json", dir);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    test_utf8_roundtrip();
+    test_utf8_ill_formed();
+    test_utf8_repair_maximal_subparts();
+    test_json();
+    return check_summary("test_host");
+}
