@@ -1,0 +1,69 @@
+/* The op interface the model calls: one table of function pointers per backend.
+ *
+ * The model graph (trainer/encoder.c) is written once against this table. Pointers are
+ * backend memory: host memory for "cpu", device memory for "cuda". Element types:
+ *   act   activations [T, *]: fp32 on cpu, bf16 on cuda (Ops.act_size says which)
+ *   wgt   GEMM weight matrices [N, K] row-major (as nn.Linear stores them): fp32 on cpu,
+ *         bf16 copies of the fp32 master weights on cuda
+ *   f32   always fp32: embedding tables, biases, LayerNorm parameters, pooled outputs
+ *   i32   token ids, positions, token types, cu_seqlens
+ * A packed batch holds N sequences back to back, T tokens in all; sequence s is rows
+ * cu_seqlens[s] .. cu_seqlens[s+1]-1. Nothing is padded: ops that mix tokens (attention,
+ * pooling) stay inside each sequence.
+ *
+ * Each op's math is written at the top of its CPU file (kernels/cpu/NAME.c), the
+ * reference the CUDA file (kernels/cuda/NAME.cu) is tested against. */
+#ifndef SENTEMBED_OPS_H
+#define SENTEMBED_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { POOL_MEAN, POOL_CLS, POOL_MAX, POOL_MEAN_SQRT_LEN } PoolMode;
+
+typedef struct Ops {
+    const char *name; /* "cpu" or "cuda" */
+    size_t act_size;  /* bytes per act / wgt element: 4 (fp32) or 2 (bf16) */
+
+    /* memory */
+    void *(*alloc)(size_t bytes); /* dies with a message (naming the size) when out of memory */
+    void (*free)(void *p);
+    void (*copy_to_device)(void *dst, const void *host_src, size_t bytes);
+    void (*copy_to_host)(void *host_dst, const void *src, size_t bytes);
+    /* host fp32 -> backend act/wgt type (n elements), and back */
+    void (*upload_act)(void *dst, const float *host_src, size_t n);
+    void (*download_act)(float *host_dst, const void *src, size_t n);
+    void (*synchronize)(void);
+
+    /* forward ops */
+    /* out[t,:] = word[ids[t],:] + pos[positions[t],:] + type[types[t],:]      out: act [T,H] */
+    void (*embed)(void *out, const int32_t *ids, const int32_t *positions, const int32_t *types,
+                  const float *word, const float *pos, const float *type, int T, int H);
+    /* out = LayerNorm(x + residual) * gamma + beta over each row (residual may be NULL) */
+    void (*layernorm)(void *out, const void *x, const void *residual, const float *gamma,
+                      const float *beta, int T, int H, float eps);
+    /* out[M,N] = a[M,K] @ w[N,K]^T (+ bias[N] when not NULL)        a, out: act; w: wgt */
+    void (*matmul)(void *out, const void *a, const void *w, const float *bias, int M, int N, int K);
+    /* x[T,N] = gelu(x + bias) in place, exact erf GELU                               act */
+    void (*bias_gelu)(void *x, const float *bias, int T, int N);
+    /* Multi-head self-attention inside each sequence. qkv: act [T, 3*heads*head_dim]
+     * (Q | K | V, each heads x head_dim); out: act [T, heads*head_dim];
+     * softmax(Q K^T / sqrt(head_dim)) V per head. */
+    void (*attention)(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
+                      int heads, int head_dim);
+    /* out[s,:] (f32) = mean / first row / max / sum / sqrt(len) of x's rows of sequence s */
+    void (*pool)(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H, PoolMode mode);
+    /* out[M,N] = a[M,K] @ w[N,K]^T + bias[N], all f32 (small layers: Dense, classifiers) */
+    void (*linear_f32)(float *out, const float *a, const float *w, const float *bias, int M, int N, int K);
+    /* x = tanh(x), f32 */
+    void (*tanh_f32)(float *x, size_t n);
+    /* each row of x[N,D] (f32) divided by max(||row||_2, 1e-12) */
+    void (*normalize)(float *x, int N, int D);
+} Ops;
+
+const Ops *ops_cpu(void);
+/* The CUDA backend, or NULL (with the reason in why, if not NULL) when this build has no
+ * CUDA or the machine no GPU. */
+const Ops *ops_cuda(char *why, size_t why_cap);
+
+#endif
