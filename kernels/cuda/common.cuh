@@ -1,0 +1,107 @@
+/* Shared internals of the CUDA backend: error macros, bf16 helpers, warp/block
+ * reductions, the backend's stream and cuBLASLt handle, and the op entry points that
+ * backend.cu puts into the table. All reductions here accumulate in fp32. */
+#ifndef SENTEMBED_CUDA_COMMON_CUH
+#define SENTEMBED_CUDA_COMMON_CUH
+
+#include <cublasLt.h>
+#include <cuda_bf16.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kernels/cuda/cuda_check.h"
+extern "C" {
+#include "kernels/ops.h"
+}
+
+#define CUBLAS_CHECK(call)                                                                       \
+    do {                                                                                         \
+        cublasStatus_t cublas_check_status_ = (call);                                            \
+        if (cublas_check_status_ != CUBLAS_STATUS_SUCCESS) {                                     \
+            fprintf(stderr, "sentembed: cuBLAS error at %s:%d: %s: %s\n", __FILE__, __LINE__, #call, \
+                    cublasLtGetStatusString(cublas_check_status_));                              \
+            exit(1);                                                                             \
+        }                                                                                        \
+    } while (0)
+
+/* Errors inside a kernel launch (bad configuration) show at once; errors while it runs
+ * show at the next synchronising call. */
+#define CUDA_CHECK_LAUNCH() CUDA_CHECK(cudaGetLastError())
+
+typedef __nv_bfloat16 bf16;
+
+/* Conversions the templated kernels use for either storage type; bf16 stores round to
+ * nearest even. */
+__device__ __forceinline__ float to_f32(bf16 v) { return __bfloat162float(v); }
+__device__ __forceinline__ float to_f32(float v) { return v; }
+__device__ __forceinline__ void store_f32(bf16 *p, float v) { *p = __float2bfloat16_rn(v); }
+__device__ __forceinline__ void store_f32(float *p, float v) { *p = v; }
+
+__device__ __forceinline__ float warp_sum(float v)
+{
+    for (int offset = 16; offset > 0; offset >>= 1)
+        v += __shfl_xor_sync(0xffffffffu, v, offset);
+    return v;
+}
+
+__device__ __forceinline__ float warp_max(float v)
+{
+    for (int offset = 16; offset > 0; offset >>= 1)
+        v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+    return v;
+}
+
+/* Sum over the block, returned to every thread. blockDim.x must be a multiple of 32. The
+ * first barrier lets a block call it several times in a row on the same scratch. */
+__device__ __forceinline__ float block_sum(float v)
+{
+    __shared__ float partial[32];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    v = warp_sum(v);
+    __syncthreads();
+    if (lane == 0)
+        partial[warp] = v;
+    __syncthreads();
+    v = lane < (int)(blockDim.x / 32) ? partial[lane] : 0.0f;
+    return warp_sum(v);
+}
+
+/* Blocks for a grid-stride loop over n elements: enough to fill an H100 many times over,
+ * capped so the count always fits gridDim.x. */
+static inline unsigned int grid_blocks(size_t n, unsigned int threads)
+{
+    size_t blocks = (n + threads - 1) / threads;
+    return (unsigned int)(blocks < 65536 ? (blocks ? blocks : 1) : 65536);
+}
+
+/* The backend's single stream, cuBLASLt handle and GEMM workspace (backend.cu). */
+typedef struct {
+    cudaStream_t stream;
+    cublasLtHandle_t lt;
+    void *workspace;
+    size_t workspace_bytes;
+} CudaContext;
+extern CudaContext cuda_ctx;
+
+/* out[M,N] = a[M,K] @ w[N,K]^T (+ bias[N]) through cuBLASLt with fp32 accumulation;
+ * a, w, out are of `type` (CUDA_R_16BF or CUDA_R_32F), bias is fp32 or NULL (matmul.cu). */
+void gemm_forward_cuda(void *out, const void *a, const void *w, const float *bias, int M, int N, int K,
+                       cudaDataType_t type);
+
+/* The op table's forward ops (one file each; the math is in ops.h and at each file's top). */
+void embed_forward_cuda(void *out, const int32_t *ids, const int32_t *positions, const int32_t *types,
+                        const float *word, const float *pos, const float *type, int T, int H);
+void layernorm_forward_cuda(void *out, const void *x, const void *residual, const float *gamma,
+                            const float *beta, int T, int H, float eps);
+void matmul_forward_cuda(void *out, const void *a, const void *w, const float *bias, int M, int N, int K);
+void bias_gelu_forward_cuda(void *x, const float *bias, int T, int N);
+void attention_forward_cuda(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
+                            int max_seqlen, int heads, int head_dim);
+void pool_forward_cuda(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
+                       PoolMode mode);
+void linear_f32_forward_cuda(float *out, const float *a, const float *w, const float *bias, int M, int N,
+                             int K);
+void tanh_forward_cuda(float *x, size_t n);
+void normalize_forward_cuda(float *x, int N, int D);
+
+#endif

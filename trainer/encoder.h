@@ -1,0 +1,49 @@
+/* The BERT encoder on packed batches, written once against the op table (kernels/ops.h).
+ *
+ * Parameters live in one fp32 arena in backend memory, carved by a fixed table (as llm.c
+ * does); Q, K and V of each layer are fused into one [3H, H] matrix at load time so a
+ * layer's projections are one GEMM. GEMM weights are used as they are on the CPU and as
+ * bf16 copies (a second arena) on the GPU. Activations are allocated once for the largest
+ * batch (max_tokens tokens in max_seqs sequences): nothing is allocated per step. */
+#ifndef SENTEMBED_ENCODER_H
+#define SENTEMBED_ENCODER_H
+
+#include "host/error.h"
+#include "kernels/ops.h"
+#include "trainer/bert_config.h"
+
+typedef struct {
+    float *qkv_w, *qkv_b, *o_w, *o_b, *ln1_g, *ln1_b, *ff1_w, *ff1_b, *ff2_w, *ff2_b, *ln2_g, *ln2_b;
+    void *qkv_wg, *o_wg, *ff1_wg, *ff2_wg; /* GEMM copies (act type) */
+} EncoderLayer;
+
+/* N sequences packed back to back, T tokens in all (host memory). */
+typedef struct {
+    int n_seqs, n_tokens, max_seqlen;
+    int32_t *ids, *positions, *types, *cu_seqlens; /* [T], [T], [T], [N+1] */
+} PackedBatch;
+
+typedef struct {
+    BertConfig cfg;
+    const Ops *ops;
+    size_t n_params;
+    float *params;   /* backend f32 arena */
+    void *gemm_copy; /* backend act-type arena (NULL on the CPU: the fp32 weights are used) */
+    float *word, *pos, *type, *emb_ln_g, *emb_ln_b;
+    EncoderLayer *layers;
+    int max_tokens, max_seqs;
+    void *acts; /* activation arena */
+    void *x, *x1, *tmp, *qkv, *ctx, *ffn;
+    int32_t *d_ids, *d_positions, *d_types, *d_cu_seqlens;
+} Encoder;
+
+/* Reads config.json and model.safetensors (BertModel names, with or without "bert.") from
+ * dir into backend memory. Pickled weights are refused with a conversion hint. */
+int encoder_load(Encoder *e, const Ops *ops, const char *dir, SeError *err);
+void encoder_reserve(Encoder *e, int max_tokens, int max_seqs);
+/* Last hidden states of the batch into e->x (act [T, H]). The batch must fit the
+ * reservation and its ids must be < vocab_size (checked by the caller). */
+void encoder_forward(Encoder *e, const PackedBatch *b);
+void encoder_free(Encoder *e);
+
+#endif

@@ -1,0 +1,215 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/fileio.h"
+#include "host/safetensors.h"
+#include "host/utf8.h"
+#include "kernels/cpu/cpu_ops.h"
+#include "tokenizer/unicode_tables.h"
+#include "trainer/sentence_model.h"
+
+static int load_dense(SentenceModel *m, SeError *err)
+{
+    const StPipeline *p = &m->pipe;
+    char path[ST_PATH_MAX];
+    if (path_join(path, sizeof path, p->dense_dir, "model.safetensors", err))
+        return -1;
+    if (!file_exists(path)) {
+        char bin[ST_PATH_MAX];
+        if (path_join(bin, sizeof bin, p->dense_dir, "pytorch_model.bin", err))
+            return -1;
+        if (file_exists(bin))
+            return se_fail(err, "%s is a pickle, which sentembed never loads; re-save the model with "
+                           "sentence-transformers >= 3 (SentenceTransformer(path).save(path)) to get safetensors",
+                           bin);
+        return se_fail(err, "%s: not found (the Dense layer's weights)", path);
+    }
+    if (p->dense_in != m->enc.cfg.hidden_size)
+        return se_fail(err, "%s/config.json: in_features %d does not match the encoder's hidden size %d", p->dense_dir,
+                       p->dense_in, m->enc.cfg.hidden_size);
+    StFile f;
+    if (st_open(&f, path, err))
+        return -1;
+    size_t nw = (size_t)p->dense_out * p->dense_in;
+    float *w = se_xmalloc(nw * sizeof *w), *b = se_xcalloc((size_t)p->dense_out, sizeof *b);
+    const StTensor *tw = st_find(&f, "linear.weight"), *tb = st_find(&f, "linear.bias");
+    int rc = 0;
+    if (!tw)
+        rc = se_fail(err, "%s: missing tensor \"linear.weight\"", path);
+    else if (tw->ndim != 2 || tw->shape[0] != p->dense_out || tw->shape[1] != p->dense_in)
+        rc = se_fail(err, "%s: tensor \"linear.weight\" should have shape [%d, %d]", path, p->dense_out, p->dense_in);
+    else if (st_read_f32(&f, tw, w, nw, err))
+        rc = -1;
+    else if (p->dense_bias && !tb)
+        rc = se_fail(err, "%s: missing tensor \"linear.bias\" (config.json says bias: true)", path);
+    else if (p->dense_bias && st_read_f32(&f, tb, b, (size_t)p->dense_out, err))
+        rc = -1;
+    st_close(&f);
+    if (rc == 0) {
+        m->dense_w = m->ops->alloc(nw * sizeof(float));
+        m->dense_b = m->ops->alloc((size_t)p->dense_out * sizeof(float));
+        m->ops->copy_to_device(m->dense_w, w, nw * sizeof(float));
+        m->ops->copy_to_device(m->dense_b, b, (size_t)p->dense_out * sizeof(float));
+    }
+    free(w);
+    free(b);
+    return rc;
+}
+
+int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length, SeError *err)
+{
+    memset(m, 0, sizeof *m);
+    m->ops = ops;
+    if (st_pipeline_load(&m->pipe, dir, err))
+        return -1;
+    if (tok_load_dir(&m->tok, m->pipe.transformer_dir, err))
+        return -1;
+    if (encoder_load(&m->enc, ops, m->pipe.transformer_dir, err)) {
+        tok_free(&m->tok);
+        return -1;
+    }
+    const BertConfig *c = &m->enc.cfg;
+    int rc = -1;
+    if (m->tok.vocab.size > (size_t)c->vocab_size) {
+        se_fail(err, "%s: the tokenizer has %zu tokens but config.json's vocab_size is %d", m->pipe.transformer_dir,
+                m->tok.vocab.size, c->vocab_size);
+        goto fail;
+    }
+    if (m->pipe.pooling_dim && m->pipe.pooling_dim != c->hidden_size) {
+        se_fail(err, "%s: the Pooling module's word_embedding_dimension %d differs from the hidden size %d", dir,
+                m->pipe.pooling_dim, c->hidden_size);
+        goto fail;
+    }
+    int len = max_seq_length ? max_seq_length : m->pipe.max_seq_length;
+    if (!len) { /* as sentence-transformers: the tokenizer's limit, capped by the model's */
+        len = c->max_position_embeddings;
+        if (m->tok.model_max_length > 0 && m->tok.model_max_length < len)
+            len = (int)m->tok.model_max_length;
+    }
+    if (len < 2 || len > c->max_position_embeddings) {
+        se_fail(err, "max_seq_length %d: expected 2 to %d (the model's max_position_embeddings)", len,
+                c->max_position_embeddings);
+        goto fail;
+    }
+    m->max_seq_length = len;
+    m->batch_size = batch_size > 0 ? batch_size : 32;
+    if (m->pipe.has_dense && load_dense(m, err))
+        goto fail;
+    m->out_dim = m->pipe.has_dense ? m->pipe.dense_out : c->hidden_size;
+    encoder_reserve(&m->enc, m->batch_size * len, m->batch_size);
+    m->pooled = ops->alloc((size_t)m->batch_size * c->hidden_size * sizeof(float));
+    m->dense_out = ops->alloc((size_t)m->batch_size * m->out_dim * sizeof(float));
+    size_t T = (size_t)m->batch_size * len;
+    m->pb.ids = se_xmalloc(T * 4);
+    m->pb.positions = se_xmalloc(T * 4);
+    m->pb.types = se_xmalloc(T * 4);
+    m->pb.cu_seqlens = se_xmalloc(((size_t)m->batch_size + 1) * 4);
+    m->lower_texts = se_xmalloc((size_t)m->batch_size * sizeof *m->lower_texts);
+    m->lower_lens = se_xmalloc((size_t)m->batch_size * sizeof *m->lower_lens);
+    return 0;
+fail:
+    sm_free(m);
+    return rc;
+}
+
+/* sentence-transformers' do_lower_case: the texts are lowercased before tokenizing
+ * (per character, like the tokenizer's own lowercasing; Python's str.lower() differs
+ * only for a final capital sigma). */
+static void lowercase_batch(SentenceModel *m, const char *const *texts, const size_t *lens, size_t count)
+{
+    size_t need = 0;
+    for (size_t i = 0; i < count; i++)
+        need += 3 * lens[i] + 4;
+    if (m->lowered_cap < need) {
+        m->lowered_cap = need;
+        m->lowered = se_xrealloc(m->lowered, need);
+    }
+    size_t o = 0;
+    for (size_t i = 0; i < count; i++) {
+        size_t start = o, k = 0;
+        while (k < lens[i]) {
+            uint32_t low[3];
+            int n = uni_lower(utf8_decode_valid((const uint8_t *)texts[i], &k), low);
+            for (int j = 0; j < n; j++)
+                o += (size_t)utf8_encode(low[j], (uint8_t *)m->lowered + o);
+        }
+        m->lower_texts[i] = m->lowered + start;
+        m->lower_lens[i] = o - start;
+    }
+}
+
+void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n, bool normalize, float *out,
+               SmProgress progress, void *progress_arg)
+{
+    const Ops *ops = m->ops;
+    int H = m->enc.cfg.hidden_size, D = m->out_dim;
+    for (size_t start = 0; start < n; start += (size_t)m->batch_size) {
+        size_t count = n - start < (size_t)m->batch_size ? n - start : (size_t)m->batch_size;
+        const char *const *batch_texts = texts + start;
+        const size_t *batch_lens = lens + start;
+        if (m->pipe.do_lower_case) {
+            lowercase_batch(m, batch_texts, batch_lens, count);
+            batch_texts = (const char *const *)m->lower_texts;
+            batch_lens = m->lower_lens;
+        }
+        tok_encode_batch(&m->tok, &m->tb, batch_texts, batch_lens, NULL, NULL, count, (size_t)m->max_seq_length, 0);
+        PackedBatch *b = &m->pb;
+        b->n_seqs = (int)count;
+        b->n_tokens = (int)m->tb.offsets[count];
+        b->max_seqlen = 0;
+        for (size_t i = 0; i < count; i++) {
+            int s0 = (int)m->tb.offsets[i], len = (int)(m->tb.offsets[i + 1] - m->tb.offsets[i]);
+            b->cu_seqlens[i] = s0;
+            if (len > b->max_seqlen)
+                b->max_seqlen = len;
+            for (int t = 0; t < len; t++) {
+                b->ids[s0 + t] = m->tb.ids[s0 + t];
+                b->positions[s0 + t] = t;
+                b->types[s0 + t] = 0;
+            }
+        }
+        b->cu_seqlens[count] = b->n_tokens;
+        encoder_forward(&m->enc, b);
+        ops->pool(m->pooled, m->enc.x, m->enc.d_cu_seqlens, (int)count, H, m->pipe.pooling);
+        float *final = m->pooled;
+        if (m->pipe.has_dense) {
+            ops->linear_f32(m->dense_out, m->pooled, m->dense_w, m->dense_b, (int)count, D, H);
+            if (m->pipe.dense_act == DENSE_TANH)
+                ops->tanh_f32(m->dense_out, count * (size_t)D);
+            final = m->dense_out;
+        }
+        if (m->pipe.normalize)
+            ops->normalize(final, (int)count, D);
+        ops->copy_to_host(out + start * (size_t)D, final, count * (size_t)D * sizeof(float));
+        if (normalize)
+            normalize_forward_cpu(out + start * (size_t)D, (int)count, D);
+        if (progress)
+            progress(start + count, n, progress_arg);
+    }
+    ops->synchronize();
+}
+
+void sm_free(SentenceModel *m)
+{
+    if (m->ops) {
+        if (m->dense_w)
+            m->ops->free(m->dense_w);
+        if (m->dense_b)
+            m->ops->free(m->dense_b);
+        if (m->pooled)
+            m->ops->free(m->pooled);
+        if (m->dense_out)
+            m->ops->free(m->dense_out);
+    }
+    encoder_free(&m->enc);
+    tok_free(&m->tok);
+    tok_batch_free(&m->tb);
+    free(m->pb.ids);
+    free(m->pb.positions);
+    free(m->pb.types);
+    free(m->pb.cu_seqlens);
+    free(m->lowered);
+    free(m->lower_texts);
+    free(m->lower_lens);
+    memset(m, 0, sizeof *m);
+}

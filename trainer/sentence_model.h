@@ -1,0 +1,42 @@
+/* A sentence-transformers model ready to encode: tokenizer, BERT encoder, pooling,
+ * optional Dense and Normalize, on one backend. sm_encode is model.encode(). */
+#ifndef SENTEMBED_SENTENCE_MODEL_H
+#define SENTEMBED_SENTENCE_MODEL_H
+
+#include <stdbool.h>
+
+#include "tokenizer/tokenizer.h"
+#include "trainer/encoder.h"
+#include "trainer/st_pipeline.h"
+
+typedef struct SentenceModel {
+    StPipeline pipe;
+    Tokenizer tok;
+    Encoder enc;
+    const Ops *ops;
+    int max_seq_length;
+    int batch_size;
+    int out_dim;
+    float *dense_w, *dense_b; /* backend f32, NULL without Dense */
+    float *pooled, *dense_out; /* backend f32 [batch, H], [batch, out_dim] */
+    TokBatch tb;
+    PackedBatch pb;
+    char *lowered; /* scratch for do_lower_case */
+    size_t lowered_cap;
+    char **lower_texts;
+    size_t *lower_lens;
+} SentenceModel;
+
+/* max_seq_length 0: the model's own (sentence_bert_config.json, else the tokenizer's
+ * model_max_length, capped by the position embeddings). */
+int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length, SeError *err);
+
+typedef void (*SmProgress)(size_t done, size_t total, void *arg);
+
+/* Embeddings of n texts (valid UTF-8) into out[n, out_dim]; normalize forces an L2
+ * normalization on top of the model's own modules (encode(normalize_embeddings=True)). */
+void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n, bool normalize, float *out,
+               SmProgress progress, void *progress_arg);
+void sm_free(SentenceModel *m);
+
+#endif
