@@ -16,6 +16,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "host/atomic_file.h"
 #include "host/safetensors.h"
 #include "host/utf8.h"
 
@@ -459,21 +460,6 @@ static void buf_json_string(StBuf *b, const char *s)
     cJSON_Delete(item);
 }
 
-static int write_all(int fd, const void *data, size_t n)
-{
-    const char *p = data;
-    while (n > 0) {
-        ssize_t w = write(fd, p, n > (1u << 30) ? (1u << 30) : n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return -1;
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static int by_name_ptr(const void *a, const void *b)
 {
     return strcmp((*(const StWriteTensor *const *)a)->name, (*(const StWriteTensor *const *)b)->name);
@@ -539,21 +525,6 @@ static int write_header(StBuf *h, const StWriteTensor *const *order, int n, size
     return 0;
 }
 
-static int sync_dir(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) : strdup(".");
-    if (!dir)
-        se_die("out of memory");
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    free(dir);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int st_write(const char *path, const StWriteTensor *tensors, int n, const char *const *metadata, SeError *err)
 {
     if (n < 0)
@@ -573,44 +544,16 @@ int st_write(const char *path, const StWriteTensor *tensors, int n, const char *
     if (rc)
         goto done;
 
-    size_t tmp_cap = strlen(path) + 32;
-    char *tmp = se_xmalloc(tmp_cap);
-    snprintf(tmp, tmp_cap, "%s.tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (fd < 0) {
-        rc = se_fail(err, "%s: cannot create temporary file %s: %s", path, tmp, strerror(errno));
-        free(tmp);
+    AtomicFile out;
+    if ((rc = atomic_open(&out, path, err)))
         goto done;
-    }
     uint8_t len_le[8];
     for (int i = 0; i < 8; i++)
         len_le[i] = (uint8_t)((uint64_t)h.len >> (8 * i));
-    bool ok = write_all(fd, len_le, 8) == 0 && write_all(fd, h.p, h.len) == 0;
+    bool ok = fwrite(len_le, 1, 8, out.f) == 8 && fwrite(h.p, 1, h.len, out.f) == h.len;
     for (int i = 0; ok && i < n; i++)
-        ok = nbytes[i] == 0 || write_all(fd, order[i]->data, nbytes[i]) == 0;
-    const char *step = "write";
-    if (ok && fsync(fd) != 0) {
-        ok = false;
-        step = "fsync";
-    }
-    int e = errno;
-    if (close(fd) != 0 && ok) {
-        ok = false;
-        step = "close";
-        e = errno;
-    }
-    if (ok && rename(tmp, path) != 0) {
-        ok = false;
-        step = "rename";
-        e = errno;
-    }
-    if (!ok) {
-        unlink(tmp);
-        rc = se_fail(err, "%s: %s of %s failed: %s", path, step, tmp, strerror(e));
-    } else if (sync_dir(path) != 0) {
-        rc = se_fail(err, "%s: written, but syncing its directory failed: %s", path, strerror(errno));
-    }
-    free(tmp);
+        ok = nbytes[i] == 0 || fwrite(order[i]->data, 1, nbytes[i], out.f) == nbytes[i];
+    rc = atomic_commit(&out, !ok, err);
 done:
     free(h.p);
     free(nbytes);

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "host/atomic_file.h"
 #include "host/lines.h"
@@ -21,7 +22,9 @@ static const char USAGE[] =
     "  --normalize            L2-normalize the embeddings (normalize_embeddings=True)\n"
     "  --output FILE          FILE.npy: float32 [N, D] NumPy array; FILE.jsonl or no --output:\n"
     "                         one JSON array per line (stdout without --output)\n"
-    "  --utf8-errors=MODE     strict (default: invalid UTF-8 is an error naming the line) or replace\n";
+    "  --utf8-errors=MODE     strict (default: invalid UTF-8 is an error naming the line) or replace\n"
+    "  --timing               print the encode throughput (model loading and I/O excluded) as a\n"
+    "                         JSON line on stderr\n";
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -44,7 +47,7 @@ int cmd_encode(int argc, char **argv)
 {
     const char *model = NULL, *device = "auto", *output = NULL, *utf8_errors = "strict";
     int batch_size = 32, max_seq_length = 0;
-    bool normalize = false;
+    bool normalize = false, timing = false;
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
@@ -64,6 +67,8 @@ int cmd_encode(int argc, char **argv)
             utf8_errors = v;
         } else if (!strcmp(argv[i], "--normalize")) {
             normalize = true;
+        } else if (!strcmp(argv[i], "--timing")) {
+            timing = true;
         } else {
             fprintf(stderr, "sentembed encode: error: unknown argument '%s'\n\n%s", argv[i], USAGE);
             return 2;
@@ -86,7 +91,17 @@ int cmd_encode(int argc, char **argv)
         se_die("%s", err.msg);
     float *emb = se_xmalloc((lines.n ? lines.n : 1) * (size_t)m.out_dim * sizeof *emb);
     CliProgress progress = {0};
-    sm_encode(&m, lines.line, lines.len, lines.n, normalize, emb, cli_progress, &progress);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    sm_encode(&m, lines.line, lines.len, lines.n, normalize, emb, timing ? NULL : cli_progress, &progress);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (timing) {
+        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        fprintf(stderr,
+                "{\"impl\": \"sentembed\", \"device\": \"%s\", \"sentences\": %zu, \"batch_size\": %d, "
+                "\"seconds\": %.4f, \"sentences_per_s\": %.1f}\n",
+                m.ops->name, lines.n, m.batch_size, s, (double)lines.n / (s > 0 ? s : 1e-9));
+    }
 
     if (output && ends_with(output, ".npy")) {
         if (npy_write_f32(output, emb, lines.n, (size_t)m.out_dim, &err))

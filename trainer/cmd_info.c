@@ -12,12 +12,6 @@
 static const char USAGE[] = "usage: sentembed info DIR\n\nPrints a model directory's architecture, parameter count "
                             "and modules.\n";
 
-static const char *dtype_name(StDtype d)
-{
-    static const char *NAMES[] = {"F32", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL"};
-    return (unsigned)d < sizeof NAMES / sizeof *NAMES ? NAMES[d] : "?";
-}
-
 int cmd_info(int argc, char **argv)
 {
     if (argc != 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
@@ -54,7 +48,7 @@ int cmd_info(int argc, char **argv)
         printf("weights:      %s: %d tensors (", path, f.n_tensors);
         for (int d = 0, first = 1; d < 16; d++)
             if (counts[d]) {
-                printf("%s%d %s", first ? "" : ", ", counts[d], dtype_name((StDtype)d));
+                printf("%s%d %s", first ? "" : ", ", counts[d], st_dtype_name((StDtype)d));
                 first = 0;
             }
         printf(")\n");

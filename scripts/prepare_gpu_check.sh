@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Prepares what scripts/gpu_check.sh needs on a GPU machine that has CUDA, PyTorch,
+# transformers and sentence-transformers but no network and none of our Debian libraries:
+#   build-gpu/            a CUDA build for Hopper (sm_90a + compute_90 PTX)
+#   build-gpu/lib/        the shared libraries it needs that such a machine lacks
+#   build-gpu/data/       all-MiniLM-L6-v2's tokenizer/config files and test sentences
+# Then carry build-gpu to the device and run scripts/gpu_check.sh there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+data=${SENTEMBED_DATA:-../shared/data}
+scripts/install_deps.sh
+cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DSENTEMBED_CUDA=ON -DSENTEMBED_WERROR=ON > /dev/null
+cmake --build build-gpu -j"$(nproc)"
+mkdir -p build-gpu/lib build-gpu/data
+# Everything ldd resolves outside glibc and CUDA (the device brings its own of those).
+for bin in build-gpu/sentembed build-gpu/tests/test_cuda_ops; do
+    ldd "$bin" | awk '/=> \// {print $3}'
+done | sort -u | grep -vE '/(libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+|ld-linux[^/]*)\.so|libcuda|libcudart|libcublas' |
+    while read -r lib; do cp -L "$lib" build-gpu/lib/; done
+cp -r "$data/minilm-config" build-gpu/data/
+# Sentences: SNLI premises and hypotheses, and long Japanese lines that hit truncation.
+{
+    cat "$data/nli/snli/s1.dev" "$data/nli/snli/s2.dev" "$data/nli/snli/s1.test" "$data/nli/snli/s2.test"
+    tr -d '\r' < "$data/unicode/wagahaiwa_nekodearu.txt" | awk 'length > 600' | head -64
+} > build-gpu/data/sentences.txt
+du -sh build-gpu/lib build-gpu/data
+du -sh --exclude=CMakeFiles build-gpu
+echo "ready: carry build-gpu and run scripts/gpu_check.sh on the device"
