@@ -18,7 +18,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "true")
 import numpy as np  # noqa: E402
 import sentence_transformers  # noqa: E402
 import torch  # noqa: E402
+import transformers  # noqa: E402
 from sentence_transformers import SentenceTransformer  # noqa: E402
+
+transformers.logging.set_verbosity_error()
+transformers.logging.disable_progress_bar()
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--model", required=True, help="sentence-transformers model directory")
@@ -27,6 +31,8 @@ ap.add_argument("--batch-size", type=int, default=32)
 ap.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
 ap.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's own choice)")
 ap.add_argument("--output", help="write the embeddings here as float32 .npy")
+ap.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32",
+                help="model weights and activations (sentence-transformers' default is float32)")
 args = ap.parse_args()
 
 if args.threads:
@@ -42,7 +48,8 @@ sentences = [line.decode("utf-8") for line in lines]
 if not sentences:
     raise SystemExit("bench_encode_st.py: no sentences in %s" % args.input)
 
-model = SentenceTransformer(args.model, device=args.device)
+model = SentenceTransformer(args.model, device=args.device,
+                            model_kwargs={"torch_dtype": getattr(torch, args.dtype)})
 model.encode(sentences[:64], batch_size=args.batch_size, show_progress_bar=False)
 if args.device == "cuda":
     torch.cuda.synchronize()
@@ -55,7 +62,8 @@ dt = time.perf_counter() - t0
 if args.output:
     np.save(args.output, np.ascontiguousarray(emb, dtype=np.float32))
 print(json.dumps({
-    "impl": "sentence-transformers %s / torch %s" % (sentence_transformers.__version__, torch.__version__),
+    "impl": "sentence-transformers %s / torch %s (%s)" % (sentence_transformers.__version__, torch.__version__,
+                                                          args.dtype),
     "device": torch.cuda.get_device_name() if args.device == "cuda" else "cpu",
     "threads": torch.get_num_threads(),
     "sentences": len(sentences),

