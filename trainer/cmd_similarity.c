@@ -22,6 +22,8 @@ int cmd_similarity(int argc, char **argv)
         const char *v;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             fputs(USAGE, stdout);
+            free(texts);
+            free(lens);
             return 0;
         } else if ((v = cli_option_value(argc, argv, &i, "--model"))) {
             model = v;
@@ -29,6 +31,8 @@ int cmd_similarity(int argc, char **argv)
             device = v;
         } else if (!strncmp(argv[i], "--", 2)) {
             fprintf(stderr, "sentembed similarity: error: unknown argument '%s'\n\n%s", argv[i], USAGE);
+            free(texts);
+            free(lens);
             return 2;
         } else {
             lens[n] = strlen(argv[i]);
@@ -39,6 +43,8 @@ int cmd_similarity(int argc, char **argv)
     }
     if (!model || n < 2) {
         fprintf(stderr, "sentembed similarity: error: need --model DIR and at least two texts\n\n%s", USAGE);
+        free(texts);
+        free(lens);
         return 2;
     }
     SentenceModel m;
