@@ -77,3 +77,81 @@ void attention_forward_cpu(float *out, const float *qkv, const int32_t *cu_seqle
         free(score);
     }
 }
+
+/* Backward, per sequence and head, with P = softmax(Q K^T * scale) recomputed:
+ *   dV = P^T dO,   dP = dO V^T,   dS = P o (dP - rowsum(dP o P)),
+ *   dQ = scale * dS K,   dK = scale * dS^T Q.
+ * dqkv is written ([dQ | dK | dV] in qkv's layout). p and ds are len x len scratch. */
+static void attend_head_backward(float *dqkv, const float *dout, const float *qkv, int b, int len, int h, AttnShape s,
+                                 float *p, float *ds)
+{
+    const int hd = s.head_dim;
+#define Q(i) (qkv + (size_t)(b + (i)) * s.row + h * hd)
+#define K(j) (qkv + (size_t)(b + (j)) * s.row + s.D + h * hd)
+#define V(j) (qkv + (size_t)(b + (j)) * s.row + 2 * s.D + h * hd)
+#define DQKV(i, part) (dqkv + (size_t)(b + (i)) * s.row + (part) * s.D + h * hd)
+    for (int i = 0; i < len; i++) {
+        float *pi = p + (size_t)i * len, mx = -INFINITY;
+        for (int j = 0; j < len; j++) {
+            float dot = 0;
+            for (int d = 0; d < hd; d++)
+                dot += Q(i)[d] * K(j)[d];
+            pi[j] = dot * s.scale;
+            mx = pi[j] > mx ? pi[j] : mx;
+        }
+        double sum = 0;
+        for (int j = 0; j < len; j++)
+            sum += pi[j] = expf(pi[j] - mx);
+        for (int j = 0; j < len; j++)
+            pi[j] = (float)(pi[j] / sum);
+        const float *dO = dout + (size_t)(b + i) * s.D + h * hd;
+        double row = 0;
+        for (int j = 0; j < len; j++) {
+            float dp = 0;
+            for (int d = 0; d < hd; d++)
+                dp += dO[d] * V(j)[d];
+            ds[(size_t)i * len + j] = dp;
+            row += (double)dp * pi[j];
+        }
+        for (int j = 0; j < len; j++)
+            ds[(size_t)i * len + j] = pi[j] * (ds[(size_t)i * len + j] - (float)row);
+    }
+    for (int i = 0; i < len; i++) {
+        float *dq = DQKV(i, 0), *dk = DQKV(i, 1), *dv = DQKV(i, 2);
+        for (int d = 0; d < hd; d++) {
+            double q = 0, k = 0, v = 0;
+            for (int j = 0; j < len; j++) {
+                q += (double)ds[(size_t)i * len + j] * K(j)[d];
+                k += (double)ds[(size_t)j * len + i] * Q(j)[d];
+                v += (double)p[(size_t)j * len + i] * dout[(size_t)(b + j) * s.D + h * hd + d];
+            }
+            dq[d] = (float)(q * s.scale);
+            dk[d] = (float)(k * s.scale);
+            dv[d] = (float)v;
+        }
+    }
+#undef Q
+#undef K
+#undef V
+#undef DQKV
+}
+
+void attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const int32_t *cu_seqlens, int n_seqs,
+                            int max_seqlen, int heads, int head_dim)
+{
+    const int D = heads * head_dim;
+    const AttnShape shape = {3 * D, D, head_dim, 1.0f / sqrtf((float)head_dim)};
+    const size_t cap = (size_t)(max_seqlen > 0 ? max_seqlen : 1);
+#pragma omp parallel
+    {
+        float *p = se_xmalloc(cap * cap * sizeof *p), *ds = se_xmalloc(cap * cap * sizeof *ds);
+#pragma omp for collapse(2) schedule(dynamic, 1)
+        for (int s = 0; s < n_seqs; s++)
+            for (int h = 0; h < heads; h++)
+                if (cu_seqlens[s + 1] > cu_seqlens[s])
+                    attend_head_backward(dqkv, dout, qkv, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, shape,
+                                         p, ds);
+        free(p);
+        free(ds);
+    }
+}

@@ -18,4 +18,22 @@ void pool_forward_cpu(float *out, const float *x, const int32_t *cu_seqlens, int
 void tanh_forward_cpu(float *x, size_t n);
 void normalize_forward_cpu(float *x, int N, int D);
 
+/* Backward passes (the training engine's half). Conventions: gradients of parameters
+ * (dword, dgamma, dw, dbias, ...) are accumulated (+=), gradients of activations are
+ * written (=). Each is documented with its math beside its forward. */
+void embed_backward_cpu(float *dword, float *dpos, float *dtype, const float *dout, const int32_t *ids,
+                        const int32_t *positions, const int32_t *types, int T, int H);
+void ln_backward_cpu(float *dx, float *dgamma, float *dbeta, const float *dout, const float *x, const float *residual,
+                     const float *gamma, int T, int H, float eps);
+void matmul_backward_cpu(float *da, float *dw, float *dbias, const float *dout, const float *a, const float *w, int M,
+                         int N, int K);
+void bias_gelu_backward_cpu(float *dpre, float *dbias, const float *dout, const float *pre, const float *bias, int T,
+                            int N);
+void attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const int32_t *cu_seqlens, int n_seqs,
+                            int max_seqlen, int heads, int head_dim);
+void pool_backward_cpu(float *dx, const float *dout, const float *x, const int32_t *cu_seqlens, int n_seqs, int H,
+                       PoolMode mode);
+void tanh_backward_cpu(float *dx, const float *dout, const float *y, size_t n);
+void normalize_backward_cpu(float *dx, const float *dout, const float *x, int N, int D);
+
 #endif

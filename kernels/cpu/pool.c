@@ -31,3 +31,32 @@ void pool_forward_cpu(float *out, const float *x, const int32_t *cu_seqlens, int
         }
     }
 }
+
+/* Backward: every row of sequence s gets dout[s] / len (mean), dout[s] / sqrt(len)
+ * (mean_sqrt_len); cls sends dout[s] to the first row; max sends it, per column, to the
+ * first row holding the maximum (as torch.max does); other rows get 0. dx is written. */
+void pool_backward_cpu(float *dx, const float *dout, const float *x, const int32_t *cu_seqlens, int n_seqs, int H,
+                       PoolMode mode)
+{
+#pragma omp parallel for schedule(static)
+    for (int s = 0; s < n_seqs; s++) {
+        int b = cu_seqlens[s], len = cu_seqlens[s + 1] - b;
+        const float *g = dout + (size_t)s * H;
+        for (int t = 0; t < len; t++) {
+            float *o = dx + (size_t)(b + t) * H;
+            for (int h = 0; h < H; h++)
+                o[h] = mode == POOL_MEAN            ? g[h] / (float)len
+                       : mode == POOL_MEAN_SQRT_LEN ? g[h] / sqrtf((float)len)
+                       : mode == POOL_CLS           ? (t == 0 ? g[h] : 0.0f)
+                                                    : 0.0f;
+        }
+        if (mode == POOL_MAX)
+            for (int h = 0; h < H; h++) {
+                int best = 0;
+                for (int t = 1; t < len; t++)
+                    if (x[(size_t)(b + t) * H + h] > x[(size_t)(b + best) * H + h])
+                        best = t;
+                dx[(size_t)(b + best) * H + h] = g[h];
+            }
+    }
+}
