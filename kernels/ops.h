@@ -30,6 +30,7 @@ typedef struct Ops {
     void (*free)(void *p);
     void (*copy_to_device)(void *dst, const void *host_src, size_t bytes);
     void (*copy_to_host)(void *host_dst, const void *src, size_t bytes);
+    void (*copy_on_device)(void *dst, const void *src, size_t bytes);
     /* host fp32 -> backend act/wgt type (n elements), and back */
     void (*upload_act)(void *dst, const float *host_src, size_t n);
     void (*download_act)(float *host_dst, const void *src, size_t n);
@@ -59,6 +60,27 @@ typedef struct Ops {
     void (*tanh_f32)(float *x, size_t n);
     /* each row of x[N,D] (f32) divided by max(||row||_2, 1e-12) */
     void (*normalize)(float *x, int N, int D);
+
+    /* backward ops (NULL where a backend has none yet). Parameter gradients (f32) are
+     * accumulated, activation gradients written; the math is beside each forward. */
+    void (*embed_backward)(float *dword, float *dpos, float *dtype, const void *dout, const int32_t *ids,
+                           const int32_t *positions, const int32_t *types, int T, int H);
+    void (*layernorm_backward)(void *dx, float *dgamma, float *dbeta, const void *dout, const void *x,
+                               const void *residual, const float *gamma, int T, int H, float eps);
+    void (*matmul_backward)(void *da, float *dw, float *dbias, const void *dout, const void *a, const void *w, int M,
+                            int N, int K);
+    void (*bias_gelu_backward)(void *dpre, float *dbias, const void *dout, const void *pre, const float *bias, int T,
+                               int N);
+    void (*attention_backward)(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
+                               int max_seqlen, int heads, int head_dim);
+    void (*pool_backward)(void *dx, const float *dout, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
+                          PoolMode mode);
+    void (*linear_f32_backward)(float *da, float *dw, float *dbias, const float *dout, const float *a,
+                                const float *w, int M, int N, int K);
+    void (*tanh_backward)(float *dx, const float *dout, const float *y, size_t n);
+    void (*normalize_backward)(float *dx, const float *dout, const float *x, int N, int D);
+    /* y += x, act (residual gradients) */
+    void (*add_act)(void *y, const void *x, size_t n);
 } Ops;
 
 const Ops *ops_cpu(void);

@@ -41,6 +41,44 @@ static void pool(float *out, const void *x, const int32_t *cu_seqlens, int n_seq
     pool_forward_cpu(out, x, cu_seqlens, n_seqs, H, mode);
 }
 
+static void embed_bw(float *dword, float *dpos, float *dtype, const void *dout, const int32_t *ids,
+                     const int32_t *positions, const int32_t *types, int T, int H)
+{
+    embed_backward_cpu(dword, dpos, dtype, dout, ids, positions, types, T, H);
+}
+static void layernorm_bw(void *dx, float *dgamma, float *dbeta, const void *dout, const void *x, const void *residual,
+                         const float *gamma, int T, int H, float eps)
+{
+    ln_backward_cpu(dx, dgamma, dbeta, dout, x, residual, gamma, T, H, eps);
+}
+static void matmul_bw(void *da, float *dw, float *dbias, const void *dout, const void *a, const void *w, int M, int N,
+                      int K)
+{
+    matmul_backward_cpu(da, dw, dbias, dout, a, w, M, N, K);
+}
+static void bias_gelu_bw(void *dpre, float *dbias, const void *dout, const void *pre, const float *bias, int T, int N)
+{
+    bias_gelu_backward_cpu(dpre, dbias, dout, pre, bias, T, N);
+}
+static void attention_bw(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
+                         int max_seqlen, int heads, int head_dim)
+{
+    attention_backward_cpu(dqkv, dout, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim);
+}
+static void pool_bw(void *dx, const float *dout, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
+                    PoolMode mode)
+{
+    pool_backward_cpu(dx, dout, x, cu_seqlens, n_seqs, H, mode);
+}
+static void add_act(void *y, const void *x, size_t n)
+{
+    float *fy = y;
+    const float *fx = x;
+#pragma omp parallel for schedule(static)
+    for (size_t i = 0; i < n; i++)
+        fy[i] += fx[i];
+}
+
 static const Ops CPU_OPS = {
     .name = "cpu",
     .act_size = sizeof(float),
@@ -48,6 +86,7 @@ static const Ops CPU_OPS = {
     .free = cpu_free,
     .copy_to_device = cpu_copy,
     .copy_to_host = cpu_copy,
+    .copy_on_device = cpu_copy,
     .upload_act = cpu_upload,
     .download_act = cpu_download,
     .synchronize = cpu_synchronize,
@@ -60,6 +99,16 @@ static const Ops CPU_OPS = {
     .linear_f32 = matmul_forward_cpu,
     .tanh_f32 = tanh_forward_cpu,
     .normalize = normalize_forward_cpu,
+    .embed_backward = embed_bw,
+    .layernorm_backward = layernorm_bw,
+    .matmul_backward = matmul_bw,
+    .bias_gelu_backward = bias_gelu_bw,
+    .attention_backward = attention_bw,
+    .pool_backward = pool_bw,
+    .linear_f32_backward = matmul_backward_cpu,
+    .tanh_backward = tanh_backward_cpu,
+    .normalize_backward = normalize_backward_cpu,
+    .add_act = add_act,
 };
 
 const Ops *ops_cpu(void) { return &CPU_OPS; }

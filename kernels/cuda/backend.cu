@@ -60,6 +60,13 @@ static void cuda_copy_to_host(void *host_dst, const void *src, size_t bytes)
     CUDA_CHECK(cudaStreamSynchronize(cuda_ctx.stream));
 }
 
+/* Device to device, ordered on the stream like the kernels around it. */
+static void cuda_copy_on_device(void *dst, const void *src, size_t bytes)
+{
+    if (bytes)
+        CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, cuda_ctx.stream));
+}
+
 /* fp32 crosses the bus and is converted on the device: the conversion of a whole model's
  * weights is then one kernel instead of a host loop. The staging buffer comes from the
  * stream-ordered pool, so it costs no device-wide synchronisation. */
@@ -127,6 +134,7 @@ extern "C" const Ops *ops_cuda(char *why, size_t why_cap)
     ops.free = cuda_free;
     ops.copy_to_device = cuda_copy_to_device;
     ops.copy_to_host = cuda_copy_to_host;
+    ops.copy_on_device = cuda_copy_on_device;
     ops.upload_act = cuda_upload_act;
     ops.download_act = cuda_download_act;
     ops.synchronize = cuda_synchronize;

@@ -1,0 +1,35 @@
+/* The encoder's training graph: a forward pass that keeps what the backward pass needs,
+ * and the backward pass into fp32 parameter gradients laid out like the parameters.
+ * Written against the op table; a backend without backward ops (CUDA, for now) cannot
+ * train and encoder_train_init says so. */
+#ifndef SENTEMBED_ENCODER_TRAIN_H
+#define SENTEMBED_ENCODER_TRAIN_H
+
+#include "trainer/encoder.h"
+
+typedef struct {
+    void *x_in, *qkv, *ctx, *ao, *x1, *fpre, *fact, *fo; /* act, [T, *] */
+} LayerActivations;
+
+typedef struct {
+    Encoder *enc;
+    int max_tokens, max_seqs;
+    void *acts_arena;
+    void *emb_sum;  /* word + pos + type, before the embedding LayerNorm */
+    LayerActivations *layer;
+    void *out;      /* last hidden states [T, H] */
+    float *grads;   /* backend f32, same layout and size as enc->params */
+    Encoder gview;  /* the parameter pointers of `grads` (gview.word = dword, ...) */
+    void *d_x, *d_x1, *d_tmp, *d_qkv, *d_ffn; /* gradient scratch */
+} EncoderTrainer;
+
+/* Fails (returning -1 with a message) when the backend has no backward ops. */
+int encoder_train_init(EncoderTrainer *tr, Encoder *enc, int max_tokens, int max_seqs, SeError *err);
+/* Forward of a packed batch keeping the activations; the last hidden states are tr->out. */
+void encoder_train_forward(EncoderTrainer *tr, const PackedBatch *b);
+/* Backward from d_out (act [T, H], the gradient of tr->out), accumulating into tr->grads. */
+void encoder_train_backward(EncoderTrainer *tr, const PackedBatch *b, const void *d_out);
+void encoder_train_zero_grads(EncoderTrainer *tr);
+void encoder_train_free(EncoderTrainer *tr);
+
+#endif
