@@ -1,0 +1,224 @@
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels/cpu/cpu_ops.h"
+#include "trainer/trainer.h"
+
+int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const TrainConfig *cfg, int n_columns,
+                 int max_rows, SeError *err)
+{
+    memset(t, 0, sizeof *t);
+    if (strcmp(m->ops->name, "cpu") != 0)
+        return se_fail(err, "training on the %s backend is not implemented yet; use --device cpu", m->ops->name);
+    static const int COLUMNS[] = {[LOSS_MNRL] = 2, [LOSS_TRIPLET] = 3, [LOSS_COSINE_SIMILARITY] = 2,
+                                  [LOSS_COSENT] = 2, [LOSS_CONTRASTIVE] = 2, [LOSS_SOFTMAX] = 2};
+    if (loss->kind == LOSS_MNRL ? n_columns < 2 : n_columns != COLUMNS[loss->kind])
+        return se_fail(err, "this loss takes %s%d text columns, the data has %d", loss->kind == LOSS_MNRL ? "at least " : "",
+                       COLUMNS[loss->kind], n_columns);
+    t->m = m;
+    t->loss = *loss;
+    t->cfg = *cfg;
+    t->n_columns = n_columns;
+    t->max_rows = max_rows;
+    int seqs = n_columns * max_rows;
+    /* the model's batch buffers are sized for m->batch_size sequences */
+    if (seqs > m->batch_size)
+        return se_fail(err, "internal: the model was loaded for %d sequences per batch, training needs %d",
+                       m->batch_size, seqs);
+    if (encoder_train_init(&t->et, &m->enc, seqs * m->max_seq_length, seqs, err))
+        return -1;
+    size_t n = m->enc.n_params;
+    t->m_enc = se_xcalloc(n, sizeof(float));
+    t->v_enc = se_xcalloc(n, sizeof(float));
+    if (m->pipe.has_dense) {
+        size_t nw = (size_t)m->pipe.dense_out * m->pipe.dense_in, nb = (size_t)m->pipe.dense_out;
+        t->dense_gw = se_xcalloc(nw, sizeof(float)), t->dense_mw = se_xcalloc(nw, sizeof(float));
+        t->dense_vw = se_xcalloc(nw, sizeof(float));
+        t->dense_gb = se_xcalloc(nb, sizeof(float)), t->dense_mb = se_xcalloc(nb, sizeof(float));
+        t->dense_vb = se_xcalloc(nb, sizeof(float));
+    }
+    if (loss->kind == LOSS_SOFTMAX) {
+        /* nn.Linear's default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in)), from the seed */
+        int L = loss->num_labels, F = 3 * m->out_dim;
+        size_t nw = (size_t)L * F;
+        t->cls_w = se_xmalloc(nw * sizeof(double)), t->cls_b = se_xmalloc((size_t)L * sizeof(double));
+        t->cls_wf = se_xmalloc(nw * sizeof(float)), t->cls_bf = se_xmalloc((size_t)L * sizeof(float));
+        t->cls_gw = se_xcalloc(nw, sizeof(float)), t->cls_gb = se_xcalloc((size_t)L, sizeof(float));
+        t->cls_m = se_xcalloc(nw, sizeof(float)), t->cls_v = se_xcalloc(nw, sizeof(float));
+        t->cls_mb = se_xcalloc((size_t)L, sizeof(float)), t->cls_vb = se_xcalloc((size_t)L, sizeof(float));
+        unsigned s = cfg->seed * 2654435761u + 1;
+        double bound = 1.0 / sqrt((double)F);
+        for (size_t i = 0; i < nw + (size_t)L; i++) {
+            s = s * 1664525u + 1013904223u;
+            double u = ((double)(s >> 8) / 16777216.0 * 2 - 1) * bound;
+            if (i < nw)
+                t->cls_wf[i] = (float)u;
+            else
+                t->cls_bf[i - nw] = (float)u;
+        }
+    }
+    return 0;
+}
+
+/* AdamW over the encoder arena tensor by tensor: decay for embedding tables and weight
+ * matrices, none for biases and LayerNorm parameters. */
+static void update_encoder(Trainer *t, double lr)
+{
+    Encoder *e = &t->m->enc;
+    const float *g = t->et.grads;
+    float *base = e->params;
+    const AdamWConfig *c = &t->cfg.adamw;
+    long step = t->step;
+#define UPDATE(ptr, count, decay)                                                                            \
+    do {                                                                                                     \
+        size_t off = (size_t)((ptr) - base);                                                                 \
+        adamw_step_cpu(base + off, g + off, t->m_enc + off, t->v_enc + off, (count), c, lr, step, (decay));  \
+    } while (0)
+    const BertConfig *cf = &e->cfg;
+    size_t H = (size_t)cf->hidden_size, I = (size_t)cf->intermediate_size;
+    UPDATE(e->word, (size_t)cf->vocab_size * H, true);
+    UPDATE(e->pos, (size_t)cf->max_position_embeddings * H, true);
+    UPDATE(e->type, (size_t)cf->type_vocab_size * H, true);
+    UPDATE(e->emb_ln_g, 2 * H, false); /* gamma and beta are adjacent */
+    for (int l = 0; l < cf->num_layers; l++) {
+        EncoderLayer *L = &e->layers[l];
+        UPDATE(L->qkv_w, 3 * H * H, true);
+        UPDATE(L->qkv_b, 3 * H, false);
+        UPDATE(L->o_w, H * H, true);
+        UPDATE(L->o_b, H + 2 * H, false); /* o_b, ln1_g, ln1_b */
+        UPDATE(L->ff1_w, I * H, true);
+        UPDATE(L->ff1_b, I, false);
+        UPDATE(L->ff2_w, H * I, true);
+        UPDATE(L->ff2_b, H + 2 * H, false); /* ff2_b, ln2_g, ln2_b */
+    }
+#undef UPDATE
+}
+
+double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, int rows, const double *labels)
+{
+    SentenceModel *m = t->m;
+    const Ops *ops = m->ops;
+    const int K = t->n_columns, N = K * rows, H = m->enc.cfg.hidden_size, D = m->out_dim;
+    /* 1. tokenize and pack all columns: sequence c * rows + r */
+    tok_encode_batch(&m->tok, &m->tb, texts, lens, NULL, NULL, (size_t)N, (size_t)m->max_seq_length, 0);
+    PackedBatch *b = &m->pb;
+    b->n_seqs = N;
+    b->n_tokens = (int)m->tb.offsets[N];
+    b->max_seqlen = 0;
+    for (int s = 0; s < N; s++) {
+        int s0 = (int)m->tb.offsets[s], len = (int)(m->tb.offsets[s + 1] - m->tb.offsets[s]);
+        b->cu_seqlens[s] = s0;
+        b->max_seqlen = len > b->max_seqlen ? len : b->max_seqlen;
+        for (int i = 0; i < len; i++) {
+            b->ids[s0 + i] = m->tb.ids[s0 + i];
+            b->positions[s0 + i] = i;
+            b->types[s0 + i] = 0;
+        }
+    }
+    b->cu_seqlens[N] = b->n_tokens;
+    /* 2. forward: encoder, pooling, Dense, Normalize */
+    encoder_train_forward(&t->et, b);
+    float *pooled = m->pooled, *dense = m->dense_out;
+    ops->pool(pooled, t->et.out, m->enc.d_cu_seqlens, N, H, m->pipe.pooling);
+    float *emb = pooled;
+    if (m->pipe.has_dense) {
+        ops->linear_f32(dense, pooled, m->dense_w, m->dense_b, N, D, H);
+        if (m->pipe.dense_act == DENSE_TANH)
+            ops->tanh_f32(dense, (size_t)N * D);
+        emb = dense;
+    }
+    float *pre_norm = NULL;
+    if (m->pipe.normalize) {
+        pre_norm = se_xmalloc((size_t)N * D * sizeof *pre_norm);
+        memcpy(pre_norm, emb, (size_t)N * D * sizeof *pre_norm);
+        ops->normalize(emb, N, D);
+    }
+    /* 3. loss in double */
+    double *x = se_xmalloc((size_t)N * D * sizeof *x), *dx = se_xcalloc((size_t)N * D, sizeof *dx), loss = 0;
+    for (size_t i = 0; i < (size_t)N * D; i++)
+        x[i] = emb[i];
+    const double *c0 = x, *c1 = x + (size_t)rows * D, *c2 = x + 2 * (size_t)rows * D;
+    double *d0 = dx, *d1 = dx + (size_t)rows * D, *d2 = dx + 2 * (size_t)rows * D;
+    const LossConfig *lc = &t->loss;
+    if (lc->kind == LOSS_SOFTMAX) {
+        int L = lc->num_labels, F = 3 * D, *y = se_xmalloc((size_t)rows * sizeof *y);
+        for (int r = 0; r < rows; r++)
+            y[r] = (int)labels[r];
+        double *gw = se_xmalloc((size_t)L * F * sizeof *gw), *gb = se_xmalloc((size_t)L * sizeof *gb);
+        for (size_t i = 0; i < (size_t)L * F; i++)
+            t->cls_w[i] = t->cls_wf[i];
+        for (int l = 0; l < L; l++)
+            t->cls_b[l] = t->cls_bf[l];
+        loss = loss_softmax(c0, c1, y, rows, D, L, t->cls_w, t->cls_b, d0, d1, gw, gb);
+        for (size_t i = 0; i < (size_t)L * F; i++)
+            t->cls_gw[i] = (float)gw[i];
+        for (int l = 0; l < L; l++)
+            t->cls_gb[l] = (float)gb[l];
+        free(y), free(gw), free(gb);
+    } else if (lc->kind == LOSS_MNRL) {
+        loss = loss_mnrl(c0, c1, rows, K - 2, D, lc->scale, d0, d1);
+    } else if (lc->kind == LOSS_TRIPLET) {
+        loss = loss_triplet(c0, c1, c2, rows, D, lc->triplet_metric, lc->margin, d0, d1, d2);
+    } else if (lc->kind == LOSS_COSINE_SIMILARITY) {
+        loss = loss_cosine_similarity(c0, c1, labels, rows, D, d0, d1);
+    } else if (lc->kind == LOSS_COSENT) {
+        loss = loss_cosent(c0, c1, labels, rows, D, lc->scale, d0, d1);
+    } else {
+        loss = loss_contrastive(c0, c1, labels, rows, D, lc->margin, d0, d1);
+    }
+    /* 4. backward through Normalize, Dense, pooling and the encoder */
+    float *g = se_xmalloc((size_t)N * (D > H ? D : H) * sizeof *g), *g2 = se_xmalloc((size_t)N * H * sizeof *g2);
+    for (size_t i = 0; i < (size_t)N * D; i++)
+        g[i] = (float)dx[i];
+    if (m->pipe.normalize)
+        ops->normalize_backward(g, g, pre_norm, N, D);
+    if (m->pipe.has_dense) {
+        if (m->pipe.dense_act == DENSE_TANH) /* dense holds tanh's output (pre-normalization) */
+            ops->tanh_backward(g, g, m->pipe.normalize ? pre_norm : dense, (size_t)N * D);
+        ops->linear_f32_backward(g2, t->dense_gw, t->dense_gb, g, pooled, m->dense_w, N, D, H);
+    } else {
+        memcpy(g2, g, (size_t)N * H * sizeof *g2);
+    }
+    void *dout = ops->alloc((size_t)b->n_tokens * H * ops->act_size);
+    ops->pool_backward(dout, g2, t->et.out, m->enc.d_cu_seqlens, N, H, m->pipe.pooling);
+    encoder_train_backward(&t->et, b, dout);
+    ops->free(dout);
+    /* 5. clip and update */
+    /* clipping covers the model's parameters (model.parameters() in the reference), not the
+     * SoftmaxLoss classifier, which belongs to the loss */
+    float *grads[3] = {t->et.grads, t->dense_gw, t->dense_gb};
+    size_t sizes[3] = {m->enc.n_params, m->pipe.has_dense ? (size_t)D * H : 0, m->pipe.has_dense ? (size_t)D : 0};
+    t->last_grad_norm = t->cfg.max_grad_norm > 0 ? clip_grad_norm(grads, sizes, 3, t->cfg.max_grad_norm) : 0;
+    t->step++;
+    double lr = t->cfg.adamw.lr * schedule_factor(t->cfg.schedule, t->step - 1, t->cfg.warmup_steps, t->cfg.total_steps);
+    t->last_lr = lr;
+    update_encoder(t, lr);
+    if (m->pipe.has_dense) {
+        adamw_step_cpu(m->dense_w, t->dense_gw, t->dense_mw, t->dense_vw, (size_t)D * H, &t->cfg.adamw, lr, t->step,
+                       true);
+        adamw_step_cpu(m->dense_b, t->dense_gb, t->dense_mb, t->dense_vb, (size_t)D, &t->cfg.adamw, lr, t->step,
+                       false);
+        memset(t->dense_gw, 0, (size_t)D * H * sizeof(float));
+        memset(t->dense_gb, 0, (size_t)D * sizeof(float));
+    }
+    if (lc->kind == LOSS_SOFTMAX) {
+        size_t nw = (size_t)lc->num_labels * 3 * D;
+        adamw_step_cpu(t->cls_wf, t->cls_gw, t->cls_m, t->cls_v, nw, &t->cfg.adamw, lr, t->step, true);
+        adamw_step_cpu(t->cls_bf, t->cls_gb, t->cls_mb, t->cls_vb, (size_t)lc->num_labels, &t->cfg.adamw, lr, t->step,
+                       false);
+    }
+    encoder_train_zero_grads(&t->et);
+    free(pre_norm), free(x), free(dx), free(g), free(g2);
+    return loss;
+}
+
+void trainer_free(Trainer *t)
+{
+    encoder_train_free(&t->et);
+    free(t->m_enc), free(t->v_enc);
+    free(t->dense_gw), free(t->dense_gb), free(t->dense_mw), free(t->dense_vw), free(t->dense_mb), free(t->dense_vb);
+    free(t->cls_w), free(t->cls_b), free(t->cls_wf), free(t->cls_bf), free(t->cls_gw), free(t->cls_gb);
+    free(t->cls_m), free(t->cls_v), free(t->cls_mb), free(t->cls_vb);
+    memset(t, 0, sizeof *t);
+}
