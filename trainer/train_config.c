@@ -1,0 +1,237 @@
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "host/json_util.h"
+#include "trainer/train_config.h"
+
+static const char *TOP_KEYS[] = {"model", "max_seq_length", "data", "loss", "batch_size", "epochs", "max_steps", "lr",
+                                 "schedule", "warmup_steps", "warmup_ratio", "weight_decay", "max_grad_norm", "seed",
+                                 "device", "output_dir", "log_every", NULL};
+static const char *DATA_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
+                                  "drop_labels", NULL};
+static const char *LOSS_KEYS[] = {"type", "metric", "margin", "scale", "num_labels", NULL};
+
+static int edit_distance(const char *a, const char *b)
+{
+    int n = (int)strlen(a), m = (int)strlen(b), row[128];
+    if (m >= 127)
+        return 99;
+    for (int j = 0; j <= m; j++)
+        row[j] = j;
+    for (int i = 1; i <= n; i++) {
+        int prev = row[0];
+        row[0] = i;
+        for (int j = 1; j <= m; j++) {
+            int cur = row[j];
+            int best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[m];
+}
+
+static int check_keys(const cJSON *obj, const char *const *known, const char *prefix, const char *path, SeError *err)
+{
+    for (const cJSON *e = obj->child; e; e = e->next) {
+        int found = 0, best = 99;
+        const char *closest = NULL;
+        for (int k = 0; known[k]; k++) {
+            if (!strcmp(e->string, known[k]))
+                found = 1;
+            int d = edit_distance(e->string, known[k]);
+            if (d < best)
+                best = d, closest = known[k];
+        }
+        if (!found) {
+            if (best <= 3)
+                return se_fail(err, "%s: unknown key \"%s%s\" (did you mean \"%s%s\"?)", path, prefix, e->string,
+                               prefix, closest);
+            return se_fail(err, "%s: unknown key \"%s%s\"", path, prefix, e->string);
+        }
+    }
+    return 0;
+}
+
+/* --set a.b=value */
+static int apply_override(cJSON *root, const char *kv, SeError *err)
+{
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv)
+        return se_fail(err, "--set %s: expected KEY=VALUE", kv);
+    char key[256];
+    snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
+    cJSON *value = cJSON_Parse(eq + 1);
+    if (!value)
+        value = cJSON_CreateString(eq + 1);
+    cJSON *obj = root;
+    char *part = key, *dot;
+    while ((dot = strchr(part, '.'))) {
+        *dot = '\0';
+        cJSON *child = cJSON_GetObjectItemCaseSensitive(obj, part);
+        if (!child) {
+            child = cJSON_CreateObject();
+            cJSON_AddItemToObject(obj, part, child);
+        }
+        if (!cJSON_IsObject(child)) {
+            cJSON_Delete(value);
+            return se_fail(err, "--set %s: \"%s\" is not an object", kv, part);
+        }
+        obj = child;
+        part = dot + 1;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(obj, part))
+        cJSON_ReplaceItemInObjectCaseSensitive(obj, part, value);
+    else
+        cJSON_AddItemToObject(obj, part, value);
+    return 0;
+}
+
+static int get_num(const cJSON *obj, const char *key, double *out, double dflt, double lo, double hi, const char *path,
+                   const char *prefix, SeError *err)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    *out = dflt;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
+        return se_fail(err, "%s: key \"%s%s\": expected a number from %g to %g", path, prefix, key, lo, hi);
+    *out = v->valuedouble;
+    return 0;
+}
+
+static int get_int(const cJSON *obj, const char *key, long *out, long dflt, long lo, long hi, const char *path,
+                   SeError *err)
+{
+    double d;
+    if (get_num(obj, key, &d, (double)dflt, (double)lo, (double)hi, path, "", err))
+        return -1;
+    if (d != floor(d))
+        return se_fail(err, "%s: key \"%s\": expected an integer", path, key);
+    *out = (long)d;
+    return 0;
+}
+
+static int load_loss(TrainRecipe *r, const char *path, SeError *err)
+{
+    const cJSON *l = cJSON_GetObjectItemCaseSensitive(r->root, "loss");
+    if (!cJSON_IsObject(l))
+        return se_fail(err, "%s: key \"loss\": expected an object like {\"type\": \"mnrl\"}", path);
+    if (check_keys(l, LOSS_KEYS, "loss.", path, err))
+        return -1;
+    const char *type = NULL, *metric = "euclidean";
+    if (json_opt_string(l, "type", &type, path, err) != 1)
+        return se_fail(err, "%s: key \"loss.type\": expected one of mnrl, triplet, cosine_similarity, cosent, "
+                       "contrastive, softmax", path);
+    static const char *TYPES[] = {"mnrl", "triplet", "cosine_similarity", "cosent", "contrastive", "softmax"};
+    int kind = -1;
+    for (int k = 0; k < 6; k++)
+        if (!strcmp(type, TYPES[k]))
+            kind = k;
+    if (kind < 0)
+        return se_fail(err, "%s: key \"loss.type\": \"%s\" is not one of mnrl, triplet, cosine_similarity, cosent, "
+                       "contrastive, softmax", path, type);
+    LossConfig *lc = &r->loss;
+    lc->kind = (LossKind)kind;
+    if (json_opt_string(l, "metric", &metric, path, err) < 0)
+        return -1;
+    static const char *METRICS[] = {"euclidean", "cosine", "manhattan"};
+    int m = -1;
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(metric, METRICS[k]))
+            m = k;
+    if (m < 0)
+        return se_fail(err, "%s: key \"loss.metric\": expected euclidean, cosine or manhattan", path);
+    lc->triplet_metric = (TripletMetric)m;
+    double margin_default = kind == LOSS_CONTRASTIVE ? 0.5 : 5.0, labels;
+    if (get_num(l, "margin", &lc->margin, margin_default, 0, 1e6, path, "loss.", err) ||
+        get_num(l, "scale", &lc->scale, 20.0, 1e-6, 1e6, path, "loss.", err) ||
+        get_num(l, "num_labels", &labels, 3, 2, 1000, path, "loss.", err))
+        return -1;
+    lc->num_labels = (int)labels;
+    return 0;
+}
+
+int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, int n_overrides, SeError *err)
+{
+    memset(r, 0, sizeof *r);
+    r->root = json_parse_file(path, err);
+    if (!r->root)
+        return -1;
+    if (!cJSON_IsObject(r->root)) {
+        recipe_free(r);
+        return se_fail(err, "%s: expected a JSON object", path);
+    }
+    for (int i = 0; i < n_overrides; i++)
+        if (apply_override(r->root, overrides[i], err)) {
+            recipe_free(r);
+            return -1;
+        }
+    cJSON *root = r->root;
+    const char *schedule = "warmuplinear";
+    long v;
+    r->device = "cpu";
+    if (check_keys(root, TOP_KEYS, "", path, err))
+        goto fail;
+    r->data = cJSON_GetObjectItemCaseSensitive(root, "data");
+    if (r->data && cJSON_IsObject(r->data) && check_keys(r->data, DATA_KEYS, "data.", path, err))
+        goto fail;
+    if (json_opt_string(root, "model", &r->model, path, err) != 1) {
+        se_fail(err, "%s: key \"model\": expected a model directory", path);
+        goto fail;
+    }
+    if (json_opt_string(root, "output_dir", &r->output_dir, path, err) != 1) {
+        se_fail(err, "%s: key \"output_dir\": expected the directory to save the trained model in", path);
+        goto fail;
+    }
+    if (json_opt_string(root, "device", &r->device, path, err) < 0 ||
+        json_opt_string(root, "schedule", &schedule, path, err) < 0)
+        goto fail;
+    int kind = schedule_from_name(schedule);
+    if (kind < 0) {
+        se_fail(err, "%s: key \"schedule\": \"%s\" is not one of constantlr, warmupconstant, warmuplinear, "
+                "warmupcosine, warmupcosinewithhardrestarts", path, schedule);
+        goto fail;
+    }
+    r->train.schedule = (ScheduleKind)kind;
+    if (get_int(root, "max_seq_length", &v, 0, 0, 1 << 20, path, err))
+        goto fail;
+    r->max_seq_length = (int)v;
+    if (get_int(root, "batch_size", &v, 16, 1, 1 << 16, path, err))
+        goto fail;
+    r->batch_size = (int)v;
+    if (get_int(root, "epochs", &v, 1, 1, 1 << 20, path, err))
+        goto fail;
+    r->epochs = (int)v;
+    if (get_int(root, "max_steps", &r->max_steps, 0, 0, 1L << 40, path, err) ||
+        get_int(root, "warmup_steps", &r->warmup_steps, 0, 0, 1L << 40, path, err) ||
+        get_num(root, "warmup_ratio", &r->warmup_ratio, 0, 0, 1, path, "", err) ||
+        get_num(root, "lr", &r->train.adamw.lr, 2e-5, 0, 10, path, "", err) ||
+        get_num(root, "weight_decay", &r->train.adamw.weight_decay, 0.01, 0, 10, path, "", err) ||
+        get_num(root, "max_grad_norm", &r->train.max_grad_norm, 1.0, 0, 1e9, path, "", err) ||
+        get_int(root, "seed", &v, 42, 0, 1L << 31, path, err))
+        goto fail;
+    r->train.seed = (unsigned)v;
+    if (get_int(root, "log_every", &v, 10, 1, 1L << 30, path, err))
+        goto fail;
+    r->log_every = (int)v;
+    r->train.adamw.beta1 = 0.9, r->train.adamw.beta2 = 0.999, r->train.adamw.eps = 1e-8;
+    if (load_loss(r, path, err))
+        goto fail;
+    return 0;
+fail:
+    recipe_free(r);
+    return -1;
+}
+
+void recipe_free(TrainRecipe *r)
+{
+    cJSON_Delete(r->root);
+    memset(r, 0, sizeof *r);
+}

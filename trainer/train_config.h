@@ -1,0 +1,37 @@
+/* The JSON recipe of `sentembed train`, with --set overrides. Every key is known: an
+ * unknown one is an error that names it and suggests the closest valid key.
+ *
+ *   model            model directory (sentence-transformers or Hugging Face BERT)
+ *   max_seq_length   tokens per text (default: the model's)
+ *   data             {path, format (tsv|csv|jsonl), header, columns, label, label_map,
+ *                     label_scale, drop_labels}: see trainer/dataset.h
+ *   loss             {type: mnrl|triplet|cosine_similarity|cosent|contrastive|softmax,
+ *                     metric (triplet: euclidean|cosine|manhattan), margin, scale, num_labels}
+ *   batch_size (16), epochs (1), max_steps (0: epochs decide), lr (2e-5),
+ *   schedule (warmuplinear), warmup_steps or warmup_ratio (0), weight_decay (0.01),
+ *   max_grad_norm (1), seed (42), device (cpu), output_dir, log_every (10) */
+#ifndef SENTEMBED_TRAIN_CONFIG_H
+#define SENTEMBED_TRAIN_CONFIG_H
+
+#include <cjson/cJSON.h>
+
+#include "host/error.h"
+#include "trainer/trainer.h"
+
+typedef struct {
+    cJSON *root; /* owns the strings below */
+    const char *model, *output_dir, *device;
+    int max_seq_length, batch_size, epochs, log_every;
+    long max_steps, warmup_steps;
+    double warmup_ratio;
+    const cJSON *data;
+    LossConfig loss;
+    TrainConfig train;
+} TrainRecipe;
+
+/* Reads path, applies overrides ("key=value" with dotted keys; a value that parses as JSON
+ * is taken as JSON, anything else as a string), validates everything. */
+int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, int n_overrides, SeError *err);
+void recipe_free(TrainRecipe *r);
+
+#endif
