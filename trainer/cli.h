@@ -8,6 +8,7 @@ int cmd_similarity(int argc, char **argv);
 int cmd_search(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
 
 /* "--name=value" or "--name value": returns the value and advances *i, or NULL when
  * argv[*i] is not this option. Dies with a message when the value is missing. */

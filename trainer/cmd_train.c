@@ -12,6 +12,7 @@
 
 #include "trainer/cli.h"
 #include "trainer/dataset.h"
+#include "trainer/evaluator.h"
 #include "trainer/st_save.h"
 #include "trainer/train_config.h"
 
@@ -24,7 +25,7 @@ static const char USAGE[] =
     "Keys: model, max_seq_length, data{path,format,header,columns,label,label_map,label_scale,\n"
     "drop_labels}, loss{type,metric,margin,scale,num_labels}, batch_size, epochs, max_steps, lr,\n"
     "schedule, warmup_steps, warmup_ratio, weight_decay, max_grad_norm, seed, device, output_dir,\n"
-    "log_every. Training runs on the CPU for now.\n";
+    "log_every, eval{...data keys, every}. Training runs on the CPU for now.\n";
 
 static double now_s(void)
 {
@@ -97,6 +98,9 @@ int cmd_train(int argc, char **argv)
     if (needs_labels && !data.label)
         se_die("%s: loss \"%s\" needs labels: set data.label", config, cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring);
     if (check_output_parent(r.output_dir, &err))
+        se_die("%s", err.msg);
+    Dataset eval_data = {0};
+    if (r.eval && dataset_load(&eval_data, r.eval, config, &err))
         se_die("%s", err.msg);
 
     SentenceModel m;
@@ -176,6 +180,21 @@ int cmd_train(int argc, char **argv)
                 loss_sum = 0;
                 logged_steps = 0;
             }
+            if (r.eval && ((r.eval_every && step % r.eval_every == 0) || step == total)) {
+                EvalResult ev;
+                if (evaluate(&m, &eval_data, &ev, &err))
+                    se_die("%s", err.msg);
+                if (eval_data.n_columns == 2) {
+                    fprintf(stderr, "eval at step %ld: pearson_cosine %.4f  spearman_cosine %.4f (%zu pairs)\n", step,
+                            ev.pearson, ev.spearman, ev.n);
+                    fprintf(metrics, "{\"step\": %ld, \"eval_pearson_cosine\": %.6f, \"eval_spearman_cosine\": %.6f}\n",
+                            step, ev.pearson, ev.spearman);
+                } else {
+                    fprintf(stderr, "eval at step %ld: triplet accuracy %.4f (%zu triplets)\n", step, ev.accuracy, ev.n);
+                    fprintf(metrics, "{\"step\": %ld, \"eval_accuracy_cosine\": %.6f}\n", step, ev.accuracy);
+                }
+                fflush(metrics);
+            }
         }
     }
     if (fclose(metrics) != 0)
@@ -189,6 +208,7 @@ int cmd_train(int argc, char **argv)
     trainer_free(&t);
     sm_free(&m);
     dataset_free(&data);
+    dataset_free(&eval_data);
     recipe_free(&r);
     return 0;
 }

@@ -11,6 +11,7 @@ static const char USAGE[] =
     "\n"
     "commands:\n"
     "  train      fine-tune a model on pairs or triplets (CPU for now)\n"
+    "  eval       similarity (Spearman/Pearson) or triplet accuracy of a model\n"
     "  encode     embeddings of lines of text (stdin) as .npy or JSON lines\n"
     "  similarity cosine similarity matrix of texts\n"
     "  search     top-k corpus lines for each query (exact cosine search)\n"
@@ -30,7 +31,7 @@ int main(int argc, char **argv)
         int (*run)(int, char **);
     } COMMANDS[] = {{"tokenize", cmd_tokenize}, {"encode", cmd_encode}, {"similarity", cmd_similarity},
                     {"search", cmd_search},     {"info", cmd_info},
-                    {"train", cmd_train}};
+                    {"train", cmd_train},       {"eval", cmd_eval}};
     for (size_t k = 0; k < sizeof COMMANDS / sizeof *COMMANDS; k++)
         if (!strcmp(argv[1], COMMANDS[k].name))
             return COMMANDS[k].run(argc - 1, argv + 1);

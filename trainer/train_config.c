@@ -8,9 +8,11 @@
 
 static const char *TOP_KEYS[] = {"model", "max_seq_length", "data", "loss", "batch_size", "epochs", "max_steps", "lr",
                                  "schedule", "warmup_steps", "warmup_ratio", "weight_decay", "max_grad_norm", "seed",
-                                 "device", "output_dir", "log_every", NULL};
+                                 "device", "output_dir", "log_every", "eval", NULL};
 static const char *DATA_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
                                   "drop_labels", NULL};
+static const char *EVAL_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
+                                  "drop_labels", "every", NULL};
 static const char *LOSS_KEYS[] = {"type", "metric", "margin", "scale", "num_labels", NULL};
 
 static int edit_distance(const char *a, const char *b)
@@ -181,6 +183,15 @@ int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, 
         goto fail;
     r->data = cJSON_GetObjectItemCaseSensitive(root, "data");
     if (r->data && cJSON_IsObject(r->data) && check_keys(r->data, DATA_KEYS, "data.", path, err))
+        goto fail;
+    r->eval = cJSON_GetObjectItemCaseSensitive(root, "eval");
+    if (r->eval && !cJSON_IsObject(r->eval)) {
+        se_fail(err, "%s: key \"eval\": expected an object like \"data\" (plus \"every\": steps)", path);
+        goto fail;
+    }
+    if (r->eval && check_keys(r->eval, EVAL_KEYS, "eval.", path, err))
+        goto fail;
+    if (r->eval && get_int(r->eval, "every", &r->eval_every, 0, 0, 1L << 40, path, err))
         goto fail;
     if (json_opt_string(root, "model", &r->model, path, err) != 1) {
         se_fail(err, "%s: key \"model\": expected a model directory", path);
