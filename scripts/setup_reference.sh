@@ -18,6 +18,8 @@ SENTENCE_TRANSFORMERS=6.2.0
 TOKENIZERS=0.23.3
 NUMPY=2.4.6
 SAFETENSORS=0.8.0
+DATASETS=5.2.0       # sentence-transformers' trainer, for benchmarks/bench_train_st.py
+ACCELERATE=1.15.0
 pins=(
     "torch==$TORCH"
     "transformers==$TRANSFORMERS"
@@ -25,6 +27,8 @@ pins=(
     "tokenizers==$TOKENIZERS"
     "numpy==$NUMPY"
     "safetensors==$SAFETENSORS"
+    "datasets==$DATASETS"
+    "accelerate==$ACCELERATE"
 )
 
 venv=.venv-ref

@@ -138,6 +138,27 @@ static void lowercase_batch(SentenceModel *m, const char *const *texts, const si
     }
 }
 
+PackedBatch *sm_pack(SentenceModel *m, size_t n)
+{
+    PackedBatch *b = &m->pb;
+    b->n_seqs = (int)n;
+    b->n_tokens = (int)m->tb.offsets[n];
+    b->max_seqlen = 0;
+    for (size_t i = 0; i < n; i++) {
+        int s0 = (int)m->tb.offsets[i], len = (int)(m->tb.offsets[i + 1] - m->tb.offsets[i]);
+        b->cu_seqlens[i] = s0;
+        if (len > b->max_seqlen)
+            b->max_seqlen = len;
+        for (int t = 0; t < len; t++) {
+            b->ids[s0 + t] = m->tb.ids[s0 + t];
+            b->positions[s0 + t] = t;
+            b->types[s0 + t] = 0;
+        }
+    }
+    b->cu_seqlens[n] = b->n_tokens;
+    return b;
+}
+
 void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n, bool normalize, float *out,
                SmProgress progress, void *progress_arg)
 {
@@ -153,22 +174,7 @@ void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, s
             batch_lens = m->lower_lens;
         }
         tok_encode_batch(&m->tok, &m->tb, batch_texts, batch_lens, NULL, NULL, count, (size_t)m->max_seq_length, 0);
-        PackedBatch *b = &m->pb;
-        b->n_seqs = (int)count;
-        b->n_tokens = (int)m->tb.offsets[count];
-        b->max_seqlen = 0;
-        for (size_t i = 0; i < count; i++) {
-            int s0 = (int)m->tb.offsets[i], len = (int)(m->tb.offsets[i + 1] - m->tb.offsets[i]);
-            b->cu_seqlens[i] = s0;
-            if (len > b->max_seqlen)
-                b->max_seqlen = len;
-            for (int t = 0; t < len; t++) {
-                b->ids[s0 + t] = m->tb.ids[s0 + t];
-                b->positions[s0 + t] = t;
-                b->types[s0 + t] = 0;
-            }
-        }
-        b->cu_seqlens[count] = b->n_tokens;
+        PackedBatch *b = sm_pack(m, count);
         encoder_forward(&m->enc, b);
         ops->pool(m->pooled, m->enc.x, m->enc.d_cu_seqlens, (int)count, H, m->pipe.pooling);
         float *final = m->pooled;

@@ -31,6 +31,10 @@ typedef struct SentenceModel {
  * model_max_length, capped by the position embeddings). */
 int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length, SeError *err);
 
+/* Packs the first n sequences of m->tb (just tokenized) into m->pb: positions from 0 in
+ * each sequence, token type 0, cu_seqlens. */
+PackedBatch *sm_pack(SentenceModel *m, size_t n);
+
 typedef void (*SmProgress)(size_t done, size_t total, void *arg);
 
 /* Embeddings of n texts (valid UTF-8) into out[n, out_dim]; normalize forces an L2

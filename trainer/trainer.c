@@ -102,21 +102,7 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     const int K = t->n_columns, N = K * rows, H = m->enc.cfg.hidden_size, D = m->out_dim;
     /* 1. tokenize and pack all columns: sequence c * rows + r */
     tok_encode_batch(&m->tok, &m->tb, texts, lens, NULL, NULL, (size_t)N, (size_t)m->max_seq_length, 0);
-    PackedBatch *b = &m->pb;
-    b->n_seqs = N;
-    b->n_tokens = (int)m->tb.offsets[N];
-    b->max_seqlen = 0;
-    for (int s = 0; s < N; s++) {
-        int s0 = (int)m->tb.offsets[s], len = (int)(m->tb.offsets[s + 1] - m->tb.offsets[s]);
-        b->cu_seqlens[s] = s0;
-        b->max_seqlen = len > b->max_seqlen ? len : b->max_seqlen;
-        for (int i = 0; i < len; i++) {
-            b->ids[s0 + i] = m->tb.ids[s0 + i];
-            b->positions[s0 + i] = i;
-            b->types[s0 + i] = 0;
-        }
-    }
-    b->cu_seqlens[N] = b->n_tokens;
+    PackedBatch *b = sm_pack(m, (size_t)N);
     /* 2. forward: encoder, pooling, Dense, Normalize */
     encoder_train_forward(&t->et, b);
     float *pooled = m->pooled, *dense = m->dense_out;
