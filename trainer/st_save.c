@@ -147,7 +147,7 @@ static int write_encoder_weights(const SentenceModel *m, const char *dir, SeErro
     m->ops->synchronize();
     m->ops->copy_to_host(host, e->params, e->n_params * sizeof(float));
 #define HOST(p) (host + ((p) - e->params))
-    int n_max = 5 + 16 * c->num_layers, n = 0;
+    int n_max = 7 + 16 * c->num_layers, n = 0;
     StWriteTensor *t = se_xcalloc((size_t)n_max, sizeof *t);
     char(*names)[96] = se_xcalloc((size_t)n_max, sizeof *names);
 #define ADD(nm, ptr, rows, cols)                                                \
@@ -191,6 +191,29 @@ static int write_encoder_weights(const SentenceModel *m, const char *dir, SeErro
         LADD("output.LayerNorm.bias", HOST(L->ln2_b), H, 0);
 #undef LADD
     }
+    /* BertModel's pooler is not part of the engine (sentence-transformers never uses it),
+     * but transformers expects it: carry it over from the source weights when they have it,
+     * so AutoModel loads the saved model without re-initializing anything. */
+    float *pooler = NULL;
+    char src[ST_PATH_MAX];
+    StFile sf;
+    if (path_join(src, sizeof src, m->pipe.transformer_dir, "model.safetensors", err) == 0 && file_exists(src) &&
+        st_open(&sf, src, err) == 0) {
+        const char *prefix = st_find(&sf, "pooler.dense.weight") ? "" : "bert.";
+        char wn[64], bn[64];
+        snprintf(wn, sizeof wn, "%spooler.dense.weight", prefix);
+        snprintf(bn, sizeof bn, "%spooler.dense.bias", prefix);
+        const StTensor *pw = st_find(&sf, wn), *pb = st_find(&sf, bn);
+        if (pw && pb && pw->ndim == 2 && pw->shape[0] == H && pw->shape[1] == H && pb->ndim == 1 && pb->shape[0] == H) {
+            pooler = se_xmalloc((size_t)(H * H + H) * sizeof *pooler);
+            if (st_read_f32(&sf, pw, pooler, (size_t)(H * H), err) == 0 &&
+                st_read_f32(&sf, pb, pooler + H * H, (size_t)H, err) == 0) {
+                ADD("pooler.dense.weight", pooler, H, H);
+                ADD("pooler.dense.bias", pooler + H * H, H, 0);
+            }
+        }
+        st_close(&sf);
+    }
 #undef ADD
 #undef HOST
     char path[ST_PATH_MAX];
@@ -201,6 +224,7 @@ static int write_encoder_weights(const SentenceModel *m, const char *dir, SeErro
     free(names);
     free(t);
     free(host);
+    free(pooler);
     return rc;
 }
 
