@@ -3,6 +3,7 @@
  * CosineSimilarityLoss and SoftmaxLoss on 8 real sentence pairs; the loss must fall well
  * below where it started (the step's gradients themselves are checked against torch in test_train_grad).
  * usage: test_trainer PAIRS_FIXTURE TINY_BERT_DIR */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,7 +22,7 @@ static void fit(const char *name, const char *model_dir, const LossConfig *loss,
         CHECK(0, "%s", err.msg);
         return;
     }
-    TrainConfig cfg = {{2e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_WARMUP_CONSTANT, 3, steps, 1.0, 1};
+    TrainConfig cfg = {{2e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_WARMUP_CONSTANT, 3, steps, 1.0, 1, 1};
     if (trainer_init(&t, &m, loss, &cfg, 2, PAIRS, &err)) {
         CHECK(0, "%s", err.msg);
         sm_free(&m);
@@ -38,6 +39,67 @@ static void fit(const char *name, const char *model_dir, const LossConfig *loss,
     CHECK(last < want_ratio * first, "%s: loss went from %.4f to %.4f", name, first, last);
     trainer_free(&t);
     sm_free(&m);
+}
+
+/* Gradient accumulation: two micro-batches of 4 pairs with accumulation 2 must give the
+ * gradient of one batch of 8 (CosineSimilarityLoss is a mean over pairs): the same global
+ * gradient norm (a missing 1/accumulation would double it), and nearly the same weights
+ * after the step (Adam's first step is about lr * sign(g), so entries whose gradient is
+ * near 0 may move differently by a fraction of lr). */
+static void check_accumulation(const char *model_dir, const char *const *texts, const size_t *lens,
+                               const double *labels)
+{
+    float *after[2] = {NULL, NULL};
+    double norm[2] = {0, 0};
+    size_t n = 0;
+    for (int accum = 1; accum <= 2; accum++) {
+        SentenceModel m;
+        Trainer t;
+        SeError err;
+        if (sm_load(&m, model_dir, ops_cpu(), 2 * PAIRS, 0, &err)) {
+            CHECK(0, "%s", err.msg);
+            return;
+        }
+        TrainConfig cfg = {{1e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_CONSTANT, 0, 1, 1.0, 1, accum};
+        LossConfig cosine = {LOSS_COSINE_SIMILARITY, TRIPLET_EUCLIDEAN, 0, 0, 0};
+        if (trainer_init(&t, &m, &cosine, &cfg, 2, PAIRS, &err)) {
+            CHECK(0, "%s", err.msg);
+            sm_free(&m);
+            return;
+        }
+        if (accum == 1) {
+            trainer_step(&t, texts, lens, PAIRS, labels);
+        } else { /* the same 8 pairs as two halves, each column-major */
+            const int h = PAIRS / 2;
+            for (int half = 0; half < 2; half++) {
+                const char *tx[PAIRS];
+                size_t ln[PAIRS];
+                for (int c = 0; c < 2; c++)
+                    for (int r = 0; r < h; r++) {
+                        tx[c * h + r] = texts[c * PAIRS + half * h + r];
+                        ln[c * h + r] = lens[c * PAIRS + half * h + r];
+                    }
+                trainer_step(&t, tx, ln, h, labels + half * h);
+            }
+        }
+        CHECK(t.step == 1, "accumulation %d: %ld optimizer steps after one batch", accum, t.step);
+        norm[accum - 1] = t.last_grad_norm;
+        n = m.enc.n_params;
+        after[accum - 1] = malloc(n * sizeof(float));
+        memcpy(after[accum - 1], m.enc.params, n * sizeof(float));
+        trainer_free(&t);
+        sm_free(&m);
+    }
+    double worst = 0;
+    for (size_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)after[0][i] - after[1][i]));
+    CHECK(fabs(norm[0] - norm[1]) <= 1e-4 * norm[0], "gradient norm %.8g (batch 8) vs %.8g (2 x 4)", norm[0],
+          norm[1]);
+    CHECK(worst <= 1e-4, "accumulating 2 x 4 pairs differs from one batch of 8 by %.3g", worst);
+    printf("  accumulation 2 x 4 vs batch 8: gradient norm %.6f vs %.6f, max |weight diff| %.2g (lr 1e-3)\n",
+           norm[0], norm[1], worst);
+    free(after[0]);
+    free(after[1]);
 }
 
 int main(int argc, char **argv)
@@ -75,6 +137,7 @@ int main(int argc, char **argv)
         labels[r] = r % 2 ? 0.0 : 1.0;
     LossConfig cosine = {LOSS_COSINE_SIMILARITY, TRIPLET_EUCLIDEAN, 0, 0, 0};
     fit("CosineSimilarity", argv[2], &cosine, (const char *const *)texts, lens, labels, 40, 0.5);
+    check_accumulation(argv[2], (const char *const *)texts, lens, labels);
     LossConfig softmax = {LOSS_SOFTMAX, TRIPLET_EUCLIDEAN, 0, 0, 2};
     fit("Softmax (2 labels)", argv[2], &softmax, (const char *const *)texts, lens, labels, 40, 0.5);
     for (int i = 0; i < n; i++)

@@ -106,8 +106,10 @@ int cmd_train(int argc, char **argv)
     SentenceModel m;
     const int K = data.n_columns, B = r.batch_size;
     cli_load_model(&m, r.model, r.device, K * B, r.max_seq_length);
-    long per_epoch = (long)((data.n_rows + (size_t)B - 1) / (size_t)B);
-    long total = r.max_steps ? r.max_steps : per_epoch * r.epochs;
+    const int accum = r.train.accumulation;
+    long per_epoch = (long)((data.n_rows + (size_t)B - 1) / (size_t)B); /* micro-batches */
+    long updates_per_epoch = (per_epoch + accum - 1) / accum;
+    long total = r.max_steps ? r.max_steps : updates_per_epoch * r.epochs; /* optimizer steps */
     r.train.total_steps = total;
     r.train.warmup_steps = r.warmup_steps ? r.warmup_steps : (long)ceil(r.warmup_ratio * (double)total);
     Trainer t;
@@ -121,8 +123,8 @@ int cmd_train(int argc, char **argv)
     FILE *metrics = fopen(metrics_path, "w");
     if (!metrics)
         se_die("%s: cannot create: %s", metrics_path, strerror(errno));
-    fprintf(stderr, "training %s on %zu examples (%zu dropped) x %d columns: %ld steps of %d, loss %s, %s\n", r.model,
-            data.n_rows, data.dropped, K, total, B,
+    fprintf(stderr, "training %s on %zu examples (%zu dropped) x %d columns: %ld steps of %d x %d, loss %s, %s\n",
+            r.model, data.n_rows, data.dropped, K, total, B, accum,
             cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring, m.ops->name);
 
     size_t *order = se_xmalloc(data.n_rows * sizeof *order);
@@ -159,13 +161,18 @@ int cmd_train(int argc, char **argv)
                                cJSON_GetObjectItem(r.data, "path")->valuestring : config, order[b0 + (size_t)rr] + 1,
                                labels[rr], r.loss.num_labels - 1);
             double loss = trainer_step(&t, texts, lens, rows, data.label ? labels : NULL);
-            step++;
             samples += rows;
             if (!isfinite(loss))
-                se_die("step %ld: the loss is %g (batch of data rows starting with %zu); nothing was saved", step,
-                       loss, order[b0] + 1);
+                se_die("step %ld: the loss is %g (batch of data rows starting with %zu); nothing was saved",
+                       t.step + 1, loss, order[b0] + 1);
             loss_sum += loss;
             logged_steps++;
+            bool last_of_epoch = b0 + (size_t)B >= data.n_rows;
+            if (last_of_epoch) /* an epoch ends with an update, as transformers' Trainer does */
+                trainer_flush(&t);
+            if (t.step == step)
+                continue; /* still accumulating */
+            step = t.step;
             if (step % r.log_every == 0 || step == total) {
                 double el = now_s() - start, rate = (double)samples / (el > 1e-9 ? el : 1e-9);
                 double eta = (double)(total - step) * el / (double)step;

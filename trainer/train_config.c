@@ -8,7 +8,8 @@
 
 static const char *TOP_KEYS[] = {"model", "max_seq_length", "data", "loss", "batch_size", "epochs", "max_steps", "lr",
                                  "schedule", "warmup_steps", "warmup_ratio", "weight_decay", "max_grad_norm", "seed",
-                                 "device", "output_dir", "log_every", "eval", NULL};
+                                 "device", "output_dir", "log_every", "eval",
+                                 "gradient_accumulation_steps", NULL};
 static const char *DATA_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
                                   "drop_labels", NULL};
 static const char *EVAL_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
@@ -229,6 +230,9 @@ int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, 
         get_int(root, "seed", &v, 42, 0, 1L << 31, path, err))
         goto fail;
     r->train.seed = (unsigned)v;
+    if (get_int(root, "gradient_accumulation_steps", &v, 1, 1, 1 << 20, path, err))
+        goto fail;
+    r->train.accumulation = (int)v;
     if (get_int(root, "log_every", &v, 10, 1, 1L << 30, path, err))
         goto fail;
     r->log_every = (int)v;

@@ -9,7 +9,8 @@
  *                     metric (triplet: euclidean|cosine|manhattan), margin, scale, num_labels}
  *   batch_size (16), epochs (1), max_steps (0: epochs decide), lr (2e-5),
  *   schedule (warmuplinear), warmup_steps or warmup_ratio (0), weight_decay (0.01),
- *   max_grad_norm (1), seed (42), device (cpu), output_dir, log_every (10)
+ *   max_grad_norm (1), seed (42), device (cpu), output_dir, log_every (10),
+ *   gradient_accumulation_steps (1: micro-batches of batch_size per optimizer step)
  *   eval             a data spec with 2 columns + label (similarity) or 3 (triplets), and
  *                    "every": N steps (and at the end), logged with the training metrics */
 #ifndef SENTEMBED_TRAIN_CONFIG_H

@@ -137,10 +137,11 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
         for (int l = 0; l < L; l++)
             t->cls_b[l] = t->cls_bf[l];
         loss = loss_softmax(c0, c1, y, rows, D, L, t->cls_w, t->cls_b, d0, d1, gw, gb);
+        const int acc = t->cfg.accumulation > 1 ? t->cfg.accumulation : 1;
         for (size_t i = 0; i < (size_t)L * F; i++)
-            t->cls_gw[i] = (float)gw[i];
+            t->cls_gw[i] += (float)(gw[i] / acc);
         for (int l = 0; l < L; l++)
-            t->cls_gb[l] = (float)gb[l];
+            t->cls_gb[l] += (float)(gb[l] / acc);
         free(y), free(gw), free(gb);
     } else if (lc->kind == LOSS_MNRL) {
         loss = loss_mnrl(c0, c1, rows, K - 2, D, lc->scale, d0, d1);
@@ -154,9 +155,10 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
         loss = loss_contrastive(c0, c1, labels, rows, D, lc->margin, d0, d1);
     }
     /* 4. backward through Normalize, Dense, pooling and the encoder */
+    const int accum = t->cfg.accumulation > 1 ? t->cfg.accumulation : 1;
     float *g = se_xmalloc((size_t)N * (D > H ? D : H) * sizeof *g), *g2 = se_xmalloc((size_t)N * H * sizeof *g2);
     for (size_t i = 0; i < (size_t)N * D; i++)
-        g[i] = (float)dx[i];
+        g[i] = (float)(dx[i] / accum);
     if (m->pipe.normalize)
         ops->normalize_backward(g, g, pre_norm, N, D);
     if (m->pipe.has_dense) {
@@ -170,7 +172,21 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     ops->pool_backward(dout, g2, t->et.out, m->enc.d_cu_seqlens, N, H, m->pipe.pooling);
     encoder_train_backward(&t->et, b, dout);
     ops->free(dout);
-    /* 5. clip and update */
+    free(pre_norm), free(x), free(dx), free(g), free(g2);
+    if (++t->pending >= accum)
+        trainer_flush(t);
+    return loss;
+}
+
+int trainer_flush(Trainer *t)
+{
+    if (t->pending == 0)
+        return 0;
+    t->pending = 0;
+    SentenceModel *m = t->m;
+    const LossConfig *lc = &t->loss;
+    const int H = m->enc.cfg.hidden_size, D = m->out_dim;
+
     /* clipping covers the model's parameters (model.parameters() in the reference), not the
      * SoftmaxLoss classifier, which belongs to the loss */
     float *grads[3] = {t->et.grads, t->dense_gw, t->dense_gb};
@@ -195,8 +211,11 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
                        false);
     }
     encoder_train_zero_grads(&t->et);
-    free(pre_norm), free(x), free(dx), free(g), free(g2);
-    return loss;
+    if (lc->kind == LOSS_SOFTMAX) {
+        memset(t->cls_gw, 0, (size_t)lc->num_labels * 3 * D * sizeof(float));
+        memset(t->cls_gb, 0, (size_t)lc->num_labels * sizeof(float));
+    }
+    return 1;
 }
 
 void trainer_free(Trainer *t)

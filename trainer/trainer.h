@@ -27,6 +27,7 @@ typedef struct {
     long warmup_steps, total_steps;
     double max_grad_norm; /* 0: no clipping */
     unsigned seed;        /* SoftmaxLoss classifier init */
+    int accumulation;     /* micro-batches per optimizer step (gradient accumulation), >= 1 */
 } TrainConfig;
 
 typedef struct {
@@ -40,6 +41,7 @@ typedef struct {
     double *cls_w, *cls_b;           /* SoftmaxLoss classifier [L, 3D] and its moments */
     float *cls_wf, *cls_bf, *cls_gw, *cls_gb, *cls_m, *cls_v, *cls_mb, *cls_vb;
     long step;                       /* optimizer steps done */
+    int pending;                     /* micro-batches accumulated since the last update */
     int max_rows;                    /* rows per batch the buffers hold */
     int n_columns;
     double last_grad_norm, last_lr;
@@ -47,10 +49,13 @@ typedef struct {
 
 int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const TrainConfig *cfg, int n_columns,
                  int max_rows, SeError *err);
-/* One step on rows x n_columns texts (column-major: texts[c * rows + r]) with per-row
- * labels (floats; class ids for softmax; NULL for losses without labels). Returns the
- * batch loss before the update. */
+/* One micro-batch of rows x n_columns texts (column-major: texts[c * rows + r]) with
+ * per-row labels (floats; class ids for softmax; NULL for losses without labels): forward
+ * and backward, gradients scaled by 1 / accumulation and summed; every accumulation-th
+ * call also clips and updates (as transformers' Trainer does). Returns the batch loss. */
 double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, int rows, const double *labels);
+/* Applies a partial accumulation (the end of an epoch); returns 1 if it updated. */
+int trainer_flush(Trainer *t);
 void trainer_free(Trainer *t);
 
 #endif
