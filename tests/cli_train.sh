@@ -68,6 +68,24 @@ JSON
 "$bin" train "$tmp/triplet.json" 2> "$tmp/log" && grep -q "32 examples" "$tmp/log" &&
     [ "$(wc -l < "$tmp/out-triplet/metrics.jsonl")" -eq 4 ] && ok || { fail "triplet run:"; cat "$tmp/log"; }
 
+# MRPC paraphrase pairs (TSV with a header, columns by name) with OnlineContrastiveLoss
+cat > "$tmp/mrpc.json" <<JSON
+{"model": "$model",
+ "data": {"path": "$data/pairs/mrpc/msr-para-val.tsv", "format": "tsv", "header": true,
+          "columns": ["#1 String", "#2 String"], "label": "Quality"},
+ "loss": {"type": "online_contrastive"}, "batch_size": 16, "max_steps": 4, "output_dir": "$tmp/out-mrpc", "log_every": 2}
+JSON
+"$bin" train "$tmp/mrpc.json" 2> "$tmp/log" && grep -q "500 examples" "$tmp/log" && ok || { fail "MRPC online_contrastive:"; cat "$tmp/log"; }
+# sentences with class labels (SNLI premises by gold label) with BatchHardTripletLoss
+cat > "$tmp/bh.json" <<JSON
+{"model": "$model",
+ "data": {"path": "$tmp/snli.jsonl", "columns": ["hypothesis"], "label": "label",
+          "label_map": {"entailment": 0, "neutral": 1, "contradiction": 2, "-": -1}, "drop_labels": [-1]},
+ "loss": {"type": "batch_hard_triplet"}, "batch_size": 32, "max_steps": 3, "output_dir": "$tmp/out-bh", "log_every": 1}
+JSON
+"$bin" train "$tmp/bh.json" 2> "$tmp/log" && [ "$(wc -l < "$tmp/out-bh/metrics.jsonl")" -eq 3 ] && ok ||
+    { fail "batch_hard_triplet:"; cat "$tmp/log"; }
+
 expect() { # NAME PATTERN ARGS...: exit 1 and the message
     local name=$1 pattern=$2
     shift 2

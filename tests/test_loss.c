@@ -53,6 +53,10 @@ static double run(const Case *c, double **in, double **grads)
         return loss_cosent(in[0], in[1], get(c, "labels")->v, B, D, c->params[0], grads[0], grads[1]);
     if (!strcmp(n, "contrastive"))
         return loss_contrastive(in[0], in[1], get(c, "labels")->v, B, D, c->params[0], grads[0], grads[1]);
+    if (!strcmp(n, "online_contrastive"))
+        return loss_online_contrastive(in[0], in[1], get(c, "labels")->v, B, D, c->params[0], grads[0], grads[1]);
+    if (!strcmp(n, "batch_hard_triplet"))
+        return loss_batch_hard_triplet(in[0], get(c, "labels")->v, B, D, c->params[0], grads[0]);
     if (!strcmp(n, "softmax")) {
         int labels[64];
         for (int i = 0; i < B; i++)
@@ -79,6 +83,10 @@ static int inputs_of(const Case *c, const char *names[4])
     if (!strcmp(n, "softmax")) {
         names[0] = "u", names[1] = "v", names[2] = "W", names[3] = "b";
         return 4;
+    }
+    if (!strcmp(n, "batch_hard_triplet")) {
+        names[0] = "e";
+        return 1;
     }
     names[0] = "u", names[1] = "v";
     return 2;
@@ -185,6 +193,6 @@ int main(int argc, char **argv)
         }
     }
     fclose(f);
-    CHECK(cases == 8, "expected 8 loss cases in %s, found %d", path, cases);
+    CHECK(cases == 10, "expected 10 loss cases in %s, found %d", path, cases);
     return check_summary("test_loss");
 }

@@ -33,6 +33,18 @@ double loss_cosent(const double *u, const double *v, const double *labels, int B
 double loss_contrastive(const double *u, const double *v, const double *labels, int B, int D, double margin,
                         double *du, double *dv);
 
+/* OnlineContrastiveLoss (cosine distance d = 1 - cos, margin 0.5): only the hard pairs
+ * count, positives farther than the closest negative and negatives closer than the
+ * farthest positive: sum(d^2 over them) + sum(relu(margin - d)^2 over them) (a sum, as
+ * sentence-transformers computes it). Labels 0/1; other labels are ignored. */
+double loss_online_contrastive(const double *u, const double *v, const double *labels, int B, int D, double margin,
+                               double *du, double *dv);
+
+/* BatchHardTripletLoss (euclidean distance, margin 5) on one column of sentences with
+ * class labels: for each anchor, the farthest same-label sentence and the closest
+ * other-label one: mean(relu(d(a, hardest p) - d(a, hardest n) + margin)). */
+double loss_batch_hard_triplet(const double *e, const double *labels, int B, int D, double margin, double *de);
+
 /* SoftmaxLoss: cross entropy of W [L, 3D] @ concat(u, v, |u - v|) + b over L labels. */
 double loss_softmax(const double *u, const double *v, const int *labels, int B, int D, int L, const double *W,
                     const double *b, double *du, double *dv, double *dW, double *db);

@@ -89,3 +89,40 @@ double loss_contrastive(const double *u, const double *v, const double *labels, 
     free(c);
     return total / B;
 }
+
+double loss_online_contrastive(const double *u, const double *v, const double *labels, int B, int D, double margin,
+                               double *du, double *dv)
+{
+    double *c = pair_cosines(u, v, B, D), *dc = se_xcalloc((size_t)(B ? B : 1), sizeof *dc);
+    double pos_max = -INFINITY, neg_min = INFINITY, pos_sum = 0, neg_sum = 0, total = 0;
+    int n_pos = 0, n_neg = 0;
+    for (int i = 0; i < B; i++) {
+        double d = 1.0 - c[i];
+        if (labels[i] == 1) {
+            pos_max = d > pos_max ? d : pos_max;
+            pos_sum += d;
+            n_pos++;
+        } else if (labels[i] == 0) {
+            neg_min = d < neg_min ? d : neg_min;
+            neg_sum += d;
+            n_neg++;
+        }
+    }
+    /* with one side empty the reference compares against the other side's mean */
+    double neg_limit = n_pos ? pos_max : neg_sum / (n_neg ? n_neg : 1);
+    double pos_limit = n_neg ? neg_min : pos_sum / (n_pos ? n_pos : 1);
+    for (int i = 0; i < B; i++) {
+        double d = 1.0 - c[i];
+        if (labels[i] == 1 && d > pos_limit) {
+            total += d * d;
+            dc[i] = -2 * d; /* d = 1 - c */
+        } else if (labels[i] == 0 && d < neg_limit && margin - d > 0) {
+            total += (margin - d) * (margin - d);
+            dc[i] = 2 * (margin - d); /* d/dc of (m - (1 - c))^2 */
+        }
+    }
+    pairs_backward(u, v, B, D, dc, du, dv);
+    free(c);
+    free(dc);
+    return total;
+}

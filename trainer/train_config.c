@@ -131,15 +131,16 @@ static int load_loss(TrainRecipe *r, const char *path, SeError *err)
     const char *type = NULL, *metric = "euclidean";
     if (json_opt_string(l, "type", &type, path, err) != 1)
         return se_fail(err, "%s: key \"loss.type\": expected one of mnrl, triplet, cosine_similarity, cosent, "
-                       "contrastive, softmax", path);
-    static const char *TYPES[] = {"mnrl", "triplet", "cosine_similarity", "cosent", "contrastive", "softmax"};
+                       "contrastive, softmax, online_contrastive, batch_hard_triplet", path);
+    static const char *TYPES[] = {"mnrl",    "triplet", "cosine_similarity",  "cosent",
+                                  "contrastive", "softmax", "online_contrastive", "batch_hard_triplet"};
     int kind = -1;
-    for (int k = 0; k < 6; k++)
+    for (int k = 0; k < 8; k++)
         if (!strcmp(type, TYPES[k]))
             kind = k;
     if (kind < 0)
         return se_fail(err, "%s: key \"loss.type\": \"%s\" is not one of mnrl, triplet, cosine_similarity, cosent, "
-                       "contrastive, softmax", path, type);
+                       "contrastive, softmax, online_contrastive, batch_hard_triplet", path, type);
     LossConfig *lc = &r->loss;
     lc->kind = (LossKind)kind;
     if (json_opt_string(l, "metric", &metric, path, err) < 0)
@@ -152,7 +153,7 @@ static int load_loss(TrainRecipe *r, const char *path, SeError *err)
     if (m < 0)
         return se_fail(err, "%s: key \"loss.metric\": expected euclidean, cosine or manhattan", path);
     lc->triplet_metric = (TripletMetric)m;
-    double margin_default = kind == LOSS_CONTRASTIVE ? 0.5 : 5.0, labels;
+    double margin_default = kind == LOSS_CONTRASTIVE || kind == LOSS_ONLINE_CONTRASTIVE ? 0.5 : 5.0, labels;
     if (get_num(l, "margin", &lc->margin, margin_default, 0, 1e6, path, "loss.", err) ||
         get_num(l, "scale", &lc->scale, 20.0, 1e-6, 1e6, path, "loss.", err) ||
         get_num(l, "num_labels", &labels, 3, 2, 1000, path, "loss.", err))

@@ -5,7 +5,8 @@
  *   max_seq_length   tokens per text (default: the model's)
  *   data             {path, format (tsv|csv|jsonl), header, columns, label, label_map,
  *                     label_scale, drop_labels}: see trainer/dataset.h
- *   loss             {type: mnrl|triplet|cosine_similarity|cosent|contrastive|softmax,
+ *   loss             {type: mnrl|triplet|cosine_similarity|cosent|contrastive|softmax|
+ *                     online_contrastive|batch_hard_triplet,
  *                     metric (triplet: euclidean|cosine|manhattan), margin, scale, num_labels}
  *   batch_size (16), epochs (1), max_steps (0: epochs decide), lr (2e-5),
  *   schedule (warmuplinear), warmup_steps or warmup_ratio (0), weight_decay (0.01),

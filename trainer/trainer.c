@@ -12,7 +12,8 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
     if (strcmp(m->ops->name, "cpu") != 0)
         return se_fail(err, "training on the %s backend is not implemented yet; use --device cpu", m->ops->name);
     static const int COLUMNS[] = {[LOSS_MNRL] = 2, [LOSS_TRIPLET] = 3, [LOSS_COSINE_SIMILARITY] = 2,
-                                  [LOSS_COSENT] = 2, [LOSS_CONTRASTIVE] = 2, [LOSS_SOFTMAX] = 2};
+                                  [LOSS_COSENT] = 2, [LOSS_CONTRASTIVE] = 2, [LOSS_SOFTMAX] = 2,
+                                  [LOSS_ONLINE_CONTRASTIVE] = 2, [LOSS_BATCH_HARD_TRIPLET] = 1};
     if (loss->kind == LOSS_MNRL ? n_columns < 2 : n_columns != COLUMNS[loss->kind])
         return se_fail(err, "this loss takes %s%d text columns, the data has %d", loss->kind == LOSS_MNRL ? "at least " : "",
                        COLUMNS[loss->kind], n_columns);
@@ -151,6 +152,10 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
         loss = loss_cosine_similarity(c0, c1, labels, rows, D, d0, d1);
     } else if (lc->kind == LOSS_COSENT) {
         loss = loss_cosent(c0, c1, labels, rows, D, lc->scale, d0, d1);
+    } else if (lc->kind == LOSS_ONLINE_CONTRASTIVE) {
+        loss = loss_online_contrastive(c0, c1, labels, rows, D, lc->margin, d0, d1);
+    } else if (lc->kind == LOSS_BATCH_HARD_TRIPLET) {
+        loss = loss_batch_hard_triplet(c0, labels, rows, D, lc->margin, d0);
     } else {
         loss = loss_contrastive(c0, c1, labels, rows, D, lc->margin, d0, d1);
     }

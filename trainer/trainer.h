@@ -11,7 +11,16 @@
 #include "trainer/optimizer.h"
 #include "trainer/sentence_model.h"
 
-typedef enum { LOSS_MNRL, LOSS_TRIPLET, LOSS_COSINE_SIMILARITY, LOSS_COSENT, LOSS_CONTRASTIVE, LOSS_SOFTMAX } LossKind;
+typedef enum {
+    LOSS_MNRL,
+    LOSS_TRIPLET,
+    LOSS_COSINE_SIMILARITY,
+    LOSS_COSENT,
+    LOSS_CONTRASTIVE,
+    LOSS_SOFTMAX,
+    LOSS_ONLINE_CONTRASTIVE,
+    LOSS_BATCH_HARD_TRIPLET
+} LossKind;
 
 typedef struct {
     LossKind kind;
