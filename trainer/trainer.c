@@ -30,6 +30,16 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
     if (encoder_train_init(&t->et, &m->enc, seqs * m->max_seq_length, seqs, err))
         return -1;
     size_t n = m->enc.n_params;
+    {
+        size_t N = (size_t)seqs, D = (size_t)m->out_dim, H = (size_t)m->enc.cfg.hidden_size;
+        t->pre_norm = se_xmalloc(N * D * sizeof *t->pre_norm);
+        t->g = se_xmalloc(N * (D > H ? D : H) * sizeof *t->g);
+        t->g2 = se_xmalloc(N * H * sizeof *t->g2);
+        t->x = se_xmalloc(N * D * sizeof *t->x);
+        t->dx = se_xmalloc(N * D * sizeof *t->dx);
+        t->class_ids = se_xmalloc((size_t)max_rows * sizeof *t->class_ids);
+        t->dout = m->ops->alloc((size_t)seqs * m->max_seq_length * H * m->ops->act_size);
+    }
     t->m_enc = se_xcalloc(n, sizeof(float));
     t->v_enc = se_xcalloc(n, sizeof(float));
     if (m->pipe.has_dense) {
@@ -48,6 +58,7 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
         t->cls_gw = se_xcalloc(nw, sizeof(float)), t->cls_gb = se_xcalloc((size_t)L, sizeof(float));
         t->cls_m = se_xcalloc(nw, sizeof(float)), t->cls_v = se_xcalloc(nw, sizeof(float));
         t->cls_mb = se_xcalloc((size_t)L, sizeof(float)), t->cls_vb = se_xcalloc((size_t)L, sizeof(float));
+        t->cls_gw_d = se_xmalloc(nw * sizeof(double)), t->cls_gb_d = se_xmalloc((size_t)L * sizeof(double));
         unsigned s = cfg->seed * 2654435761u + 1;
         double bound = 1.0 / sqrt((double)F);
         for (size_t i = 0; i < nw + (size_t)L; i++) {
@@ -117,22 +128,22 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     }
     float *pre_norm = NULL;
     if (m->pipe.normalize) {
-        pre_norm = se_xmalloc((size_t)N * D * sizeof *pre_norm);
+        pre_norm = t->pre_norm;
         memcpy(pre_norm, emb, (size_t)N * D * sizeof *pre_norm);
         ops->normalize(emb, N, D);
     }
     /* 3. loss in double */
-    double *x = se_xmalloc((size_t)N * D * sizeof *x), *dx = se_xcalloc((size_t)N * D, sizeof *dx), loss = 0;
+    double *x = t->x, *dx = t->dx, loss = 0; /* every loss writes all of dx */
     for (size_t i = 0; i < (size_t)N * D; i++)
         x[i] = emb[i];
     const double *c0 = x, *c1 = x + (size_t)rows * D, *c2 = x + 2 * (size_t)rows * D;
     double *d0 = dx, *d1 = dx + (size_t)rows * D, *d2 = dx + 2 * (size_t)rows * D;
     const LossConfig *lc = &t->loss;
     if (lc->kind == LOSS_SOFTMAX) {
-        int L = lc->num_labels, F = 3 * D, *y = se_xmalloc((size_t)rows * sizeof *y);
+        int L = lc->num_labels, F = 3 * D, *y = t->class_ids;
         for (int r = 0; r < rows; r++)
             y[r] = (int)labels[r];
-        double *gw = se_xmalloc((size_t)L * F * sizeof *gw), *gb = se_xmalloc((size_t)L * sizeof *gb);
+        double *gw = t->cls_gw_d, *gb = t->cls_gb_d;
         for (size_t i = 0; i < (size_t)L * F; i++)
             t->cls_w[i] = t->cls_wf[i];
         for (int l = 0; l < L; l++)
@@ -143,7 +154,6 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
             t->cls_gw[i] += (float)(gw[i] / acc);
         for (int l = 0; l < L; l++)
             t->cls_gb[l] += (float)(gb[l] / acc);
-        free(y), free(gw), free(gb);
     } else if (lc->kind == LOSS_MNRL) {
         loss = loss_mnrl(c0, c1, rows, K - 2, D, lc->scale, d0, d1);
     } else if (lc->kind == LOSS_TRIPLET) {
@@ -161,7 +171,7 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     }
     /* 4. backward through Normalize, Dense, pooling and the encoder */
     const int accum = t->cfg.accumulation > 1 ? t->cfg.accumulation : 1;
-    float *g = se_xmalloc((size_t)N * (D > H ? D : H) * sizeof *g), *g2 = se_xmalloc((size_t)N * H * sizeof *g2);
+    float *g = t->g, *g2 = t->g2;
     for (size_t i = 0; i < (size_t)N * D; i++)
         g[i] = (float)(dx[i] / accum);
     if (m->pipe.normalize)
@@ -173,11 +183,8 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     } else {
         memcpy(g2, g, (size_t)N * H * sizeof *g2);
     }
-    void *dout = ops->alloc((size_t)b->n_tokens * H * ops->act_size);
-    ops->pool_backward(dout, g2, t->et.out, m->enc.d_cu_seqlens, N, H, m->pipe.pooling);
-    encoder_train_backward(&t->et, b, dout);
-    ops->free(dout);
-    free(pre_norm), free(x), free(dx), free(g), free(g2);
+    ops->pool_backward(t->dout, g2, t->et.out, m->enc.d_cu_seqlens, N, H, m->pipe.pooling);
+    encoder_train_backward(&t->et, b, t->dout);
     if (++t->pending >= accum)
         trainer_flush(t);
     return loss;
@@ -229,6 +236,9 @@ void trainer_free(Trainer *t)
     free(t->m_enc), free(t->v_enc);
     free(t->dense_gw), free(t->dense_gb), free(t->dense_mw), free(t->dense_vw), free(t->dense_mb), free(t->dense_vb);
     free(t->cls_w), free(t->cls_b), free(t->cls_wf), free(t->cls_bf), free(t->cls_gw), free(t->cls_gb);
-    free(t->cls_m), free(t->cls_v), free(t->cls_mb), free(t->cls_vb);
+    free(t->cls_m), free(t->cls_v), free(t->cls_mb), free(t->cls_vb), free(t->cls_gw_d), free(t->cls_gb_d);
+    free(t->pre_norm), free(t->g), free(t->g2), free(t->x), free(t->dx), free(t->class_ids);
+    if (t->dout)
+        t->m->ops->free(t->dout);
     memset(t, 0, sizeof *t);
 }

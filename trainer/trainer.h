@@ -52,6 +52,12 @@ typedef struct {
     long step;                       /* optimizer steps done */
     int pending;                     /* micro-batches accumulated since the last update */
     int max_rows;                    /* rows per batch the buffers hold */
+    /* per-step buffers, allocated once (nothing is allocated inside a step) */
+    float *pre_norm, *g, *g2;        /* [N, D], [N, max(D, H)], [N, H] */
+    double *x, *dx;                  /* embeddings and their gradient, [N, D] */
+    double *cls_gw_d, *cls_gb_d;     /* SoftmaxLoss classifier gradient in double */
+    int *class_ids;                  /* [max_rows] */
+    void *dout;                      /* backend act [max tokens, H] */
     int n_columns;
     double last_grad_norm, last_lr;
 } Trainer;
