@@ -21,6 +21,14 @@
 
 typedef enum { POOL_MEAN, POOL_CLS, POOL_MAX, POOL_MEAN_SQRT_LEN } PoolMode;
 
+/* AdamW constants of one step (computed in double on the host, used in fp32):
+ *   m = beta1 m + one_minus_beta1 g,  v = beta2 v + one_minus_beta2 g^2,
+ *   p *= shrink (1 - lr * weight_decay, or 1 without decay),
+ *   p -= step_size * m / (sqrt(v) * inv_sqrt_bc2 + eps)   (step_size = lr / (1 - beta1^t)) */
+typedef struct AdamWArgs {
+    float beta1, beta2, one_minus_beta1, one_minus_beta2, shrink, step_size, inv_sqrt_bc2, eps;
+} AdamWArgs;
+
 typedef struct Ops {
     const char *name; /* "cpu" or "cuda" */
     size_t act_size;  /* bytes per act / wgt element: 4 (fp32) or 2 (bf16) */
@@ -49,9 +57,11 @@ typedef struct Ops {
     void (*bias_gelu)(void *x, const float *bias, int T, int N);
     /* Multi-head self-attention inside each sequence. qkv: act [T, 3*heads*head_dim]
      * (Q | K | V, each heads x head_dim); out: act [T, heads*head_dim];
-     * softmax(Q K^T / sqrt(head_dim)) V per head. */
+     * softmax(Q K^T / sqrt(head_dim)) V per head. With dropout_p > 0 (training) the
+     * probabilities are dropped and rescaled by 1 / (1 - p) with the mask of
+     * kernels/dropout_hash.h (index se_attn_dropout_index, the given seed); 0 turns it off. */
     void (*attention)(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
-                      int heads, int head_dim);
+                      int heads, int head_dim, float dropout_p, uint64_t seed);
     /* out[s,:] (f32) = mean / first row / max / sum / sqrt(len) of x's rows of sequence s */
     void (*pool)(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H, PoolMode mode);
     /* out[M,N] = a[M,K] @ w[N,K]^T + bias[N], all f32 (small layers: Dense, classifiers) */
@@ -72,7 +82,7 @@ typedef struct Ops {
     void (*bias_gelu_backward)(void *dpre, float *dbias, const void *dout, const void *pre, const float *bias, int T,
                                int N);
     void (*attention_backward)(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
-                               int max_seqlen, int heads, int head_dim);
+                               int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed);
     void (*pool_backward)(void *dx, const float *dout, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
                           PoolMode mode);
     void (*linear_f32_backward)(float *da, float *dw, float *dbias, const float *dout, const float *a,
@@ -81,7 +91,38 @@ typedef struct Ops {
     void (*normalize_backward)(float *dx, const float *dout, const float *x, int N, int D);
     /* y += x, act (residual gradients) */
     void (*add_act)(void *y, const void *x, size_t n);
+
+    /* training support */
+    /* x[i] = keep(i) ? x[i] / (1 - p) : 0 in place (act), keep(i) = se_dropout_uniform(seed, i) >= p
+     * (kernels/dropout_hash.h). Its backward is the same call on the gradient. */
+    void (*dropout)(void *x, size_t n, float p, uint64_t seed);
+    void (*zero)(void *p, size_t bytes);
+    /* sum of x[i]^2 over f32 x, returned to the host (accumulated in double on the CPU,
+     * fp32 partials summed in double on the GPU) */
+    double (*sum_squares)(const float *x, size_t n);
+    void (*scale_f32)(float *x, size_t n, float s);
+    /* backend f32 -> act type, both in backend memory (refreshes the bf16 GEMM copies) */
+    void (*f32_to_act)(void *dst, const float *src, size_t n);
+    /* One AdamW step on n f32 parameters with f32 moments, the math of adamw_step_cpu
+     * (trainer/optimizer.h) with the step's constants precomputed in AdamWArgs. */
+    void (*adamw)(float *p, const float *g, float *m, float *v, size_t n, const AdamWArgs *args);
+
+    /* Fused losses on f32 embeddings in backend memory (NULL: the trainer computes the loss on
+     * the host in double). Each returns the batch loss (mean, as sentence-transformers) and
+     * writes grad = grad_scale * dLoss/demb in emb's layout. The CPU references are
+     * trainer/loss_*.c.
+     *   triplet: emb [3 rows, D] = anchors | positives | negatives; metric 0 euclidean,
+     *            1 cosine, 2 manhattan (TripletMetric)
+     *   mnrl:    emb [columns rows, D] = anchors | positives | negative columns
+     *   softmax: emb [2 rows, D] = u | v; labels (i32, backend) in [0, L); W [L, 3D], b [L] f32;
+     *            dW, db accumulated (+= grad_scale * dLoss/dW) */
+    double (*loss_triplet)(float *grad, const float *emb, int rows, int D, int metric, float margin,
+                           float grad_scale);
+    double (*loss_mnrl)(float *grad, const float *emb, int rows, int columns, int D, float scale, float grad_scale);
+    double (*loss_softmax)(float *grad, float *dW, float *db, const float *emb, const int32_t *labels, const float *W,
+                           const float *b, int rows, int D, int L, float grad_scale);
 } Ops;
+
 
 const Ops *ops_cpu(void);
 /* The CUDA backend, or NULL (with the reason in why, if not NULL) when this build has no

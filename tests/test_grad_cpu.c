@@ -286,11 +286,11 @@ int main(void)
         Case k = {"attention", attention_d, (size_t)T * 3 * D, T * D, NULL};
         double *in = random_vec(k.n_in, 1.5, 0);
         float *fin = to_float(in, k.n_in), *out = malloc(k.n_out * sizeof *out);
-        attention_forward_cpu(out, fin, CU, N_SEQ, 4, HEADS, HD);
+        attention_forward_cpu(out, fin, CU, N_SEQ, 4, HEADS, HD, 0.0f, 0);
         check_forward(&k, in, out);
         g = setup(&k, in, &c, &dout);
         float *grad = calloc(k.n_in, sizeof *grad);
-        attention_backward_cpu(grad, dout, fin, CU, N_SEQ, 4, HEADS, HD);
+        attention_backward_cpu(grad, dout, fin, CU, N_SEQ, 4, HEADS, HD, 0.0f, 0);
         compare("attention (q, k, v)", grad, g, k.n_in);
         free(in), free(fin), free(out), free(g), free(c), free(dout), free(grad);
     }

@@ -1,7 +1,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/dropout_hash.h"
 #include "trainer/encoder_train.h"
+
+enum { SITE_ATTENTION_PROBS, SITE_ATTENTION_OUT, SITE_FFN_OUT, SITE_EMBEDDINGS };
+
+/* The mask seed of one dropout site (layer -1: the embeddings). */
+static uint64_t site_seed(const EncoderTrainer *tr, int layer, int site)
+{
+    return se_mix64(tr->dropout_seed ^ se_mix64(((uint64_t)(layer + 1) << 8) | (uint64_t)site));
+}
 
 /* Re-carves the parameter pointers of enc onto another arena of the same layout. */
 static Encoder view_of(const Encoder *enc, float *arena)
@@ -27,7 +36,7 @@ int encoder_train_init(EncoderTrainer *tr, Encoder *enc, int max_tokens, int max
 {
     const Ops *ops = enc->ops;
     memset(tr, 0, sizeof *tr);
-    if (!ops->matmul_backward || !ops->attention_backward || !ops->layernorm_backward)
+    if (!ops->matmul_backward || !ops->attention_backward || !ops->layernorm_backward || !ops->adamw)
         return se_fail(err, "training on the %s backend is not implemented yet (its backward ops are missing); "
                        "use --device cpu", ops->name);
     tr->enc = enc;
@@ -66,9 +75,7 @@ int encoder_train_init(EncoderTrainer *tr, Encoder *enc, int max_tokens, int max
 
 void encoder_train_zero_grads(EncoderTrainer *tr)
 {
-    float *zeros = se_xcalloc(tr->enc->n_params, sizeof *zeros);
-    tr->enc->ops->copy_to_device(tr->grads, zeros, tr->enc->n_params * sizeof *zeros);
-    free(zeros);
+    tr->enc->ops->zero(tr->grads, tr->enc->n_params * sizeof(float));
 }
 
 void encoder_train_forward(EncoderTrainer *tr, const PackedBatch *b)
@@ -84,19 +91,28 @@ void encoder_train_forward(EncoderTrainer *tr, const PackedBatch *b)
     ops->copy_to_device(e->d_types, b->types, (size_t)T * 4);
     ops->copy_to_device(e->d_cu_seqlens, b->cu_seqlens, ((size_t)b->n_seqs + 1) * 4);
     ops->embed(tr->emb_sum, e->d_ids, e->d_positions, e->d_types, e->word, e->pos, e->type, T, H);
-    ops->layernorm(L ? tr->layer[0].x_in : tr->out, tr->emb_sum, NULL, e->emb_ln_g, e->emb_ln_b, T, H, eps);
+    const float hp = tr->hidden_dropout, ap = tr->attention_dropout;
+    void *x0 = L ? tr->layer[0].x_in : tr->out;
+    ops->layernorm(x0, tr->emb_sum, NULL, e->emb_ln_g, e->emb_ln_b, T, H, eps);
+    if (hp > 0)
+        ops->dropout(x0, (size_t)T * H, hp, site_seed(tr, -1, SITE_EMBEDDINGS));
     for (int l = 0; l < L; l++) {
         const EncoderLayer *W = &e->layers[l];
         LayerActivations *A = &tr->layer[l];
         void *x_out = l + 1 < L ? tr->layer[l + 1].x_in : tr->out;
         ops->matmul(A->qkv, A->x_in, W->qkv_wg, W->qkv_b, T, 3 * H, H);
-        ops->attention(A->ctx, A->qkv, e->d_cu_seqlens, b->n_seqs, b->max_seqlen, heads, H / heads);
+        ops->attention(A->ctx, A->qkv, e->d_cu_seqlens, b->n_seqs, b->max_seqlen, heads, H / heads, ap,
+                       site_seed(tr, l, SITE_ATTENTION_PROBS));
         ops->matmul(A->ao, A->ctx, W->o_wg, W->o_b, T, H, H);
+        if (hp > 0) /* ao and fo are kept after dropout: the LayerNorms' inputs */
+            ops->dropout(A->ao, (size_t)T * H, hp, site_seed(tr, l, SITE_ATTENTION_OUT));
         ops->layernorm(A->x1, A->ao, A->x_in, W->ln1_g, W->ln1_b, T, H, eps);
         ops->matmul(A->fpre, A->x1, W->ff1_wg, NULL, T, I, H);
         ops->copy_on_device(A->fact, A->fpre, (size_t)T * I * a); /* fpre is kept for the backward */
         ops->bias_gelu(A->fact, W->ff1_b, T, I);
         ops->matmul(A->fo, A->fact, W->ff2_wg, W->ff2_b, T, H, I);
+        if (hp > 0)
+            ops->dropout(A->fo, (size_t)T * H, hp, site_seed(tr, l, SITE_FFN_OUT));
         ops->layernorm(x_out, A->fo, A->x1, W->ln2_g, W->ln2_b, T, H, eps);
     }
 }
@@ -108,7 +124,7 @@ void encoder_train_backward(EncoderTrainer *tr, const PackedBatch *b, const void
     const BertConfig *c = &e->cfg;
     const int T = b->n_tokens, H = c->hidden_size, I = c->intermediate_size, heads = c->num_heads, L = c->num_layers;
     const size_t a = ops->act_size;
-    const float eps = c->layer_norm_eps;
+    const float eps = c->layer_norm_eps, hp = tr->hidden_dropout, ap = tr->attention_dropout;
     /* d_x holds the gradient of the current layer's output */
     ops->copy_on_device(tr->d_x, d_out, (size_t)T * H * a);
     for (int l = L - 1; l >= 0; l--) {
@@ -118,6 +134,8 @@ void encoder_train_backward(EncoderTrainer *tr, const PackedBatch *b, const void
         /* x_out = LN2(fo + x1) */
         ops->layernorm_backward(tr->d_tmp, G->ln2_g, G->ln2_b, tr->d_x, A->fo, A->x1, W->ln2_g, T, H, eps);
         ops->copy_on_device(tr->d_x1, tr->d_tmp, (size_t)T * H * a); /* the residual branch */
+        if (hp > 0)
+            ops->dropout(tr->d_tmp, (size_t)T * H, hp, site_seed(tr, l, SITE_FFN_OUT));
         /* fo = fact @ ff2^T + b2 */
         ops->matmul_backward(tr->d_ffn, G->ff2_w, G->ff2_b, tr->d_tmp, A->fact, W->ff2_wg, T, H, I);
         /* fact = gelu(fpre + b1) */
@@ -128,15 +146,19 @@ void encoder_train_backward(EncoderTrainer *tr, const PackedBatch *b, const void
         /* x1 = LN1(ao + x_in) */
         ops->layernorm_backward(tr->d_tmp, G->ln1_g, G->ln1_b, tr->d_x1, A->ao, A->x_in, W->ln1_g, T, H, eps);
         ops->copy_on_device(tr->d_x, tr->d_tmp, (size_t)T * H * a); /* residual into x_in */
+        if (hp > 0)
+            ops->dropout(tr->d_tmp, (size_t)T * H, hp, site_seed(tr, l, SITE_ATTENTION_OUT));
         /* ao = ctx @ o^T + bo */
         ops->matmul_backward(tr->d_x1, G->o_w, G->o_b, tr->d_tmp, A->ctx, W->o_wg, T, H, H); /* d_x1 := d ctx */
         ops->attention_backward(tr->d_qkv, tr->d_x1, A->qkv, e->d_cu_seqlens, b->n_seqs, b->max_seqlen, heads,
-                                H / heads);
+                                H / heads, ap, site_seed(tr, l, SITE_ATTENTION_PROBS));
         /* qkv = x_in @ Wqkv^T + bqkv */
         ops->matmul_backward(tr->d_tmp, G->qkv_w, G->qkv_b, tr->d_qkv, A->x_in, W->qkv_wg, T, 3 * H, H);
         ops->add_act(tr->d_x, tr->d_tmp, (size_t)T * H);
     }
-    /* x_in(0) = LN(emb_sum); emb_sum = word + pos + type */
+    /* x_in(0) = dropout(LN(emb_sum)); emb_sum = word + pos + type */
+    if (hp > 0)
+        ops->dropout(tr->d_x, (size_t)T * H, hp, site_seed(tr, -1, SITE_EMBEDDINGS));
     ops->layernorm_backward(tr->d_tmp, g->emb_ln_g, g->emb_ln_b, tr->d_x, tr->emb_sum, NULL, e->emb_ln_g, T, H, eps);
     ops->embed_backward(g->word, g->pos, g->type, tr->d_tmp, e->d_ids, e->d_positions, e->d_types, T, H);
 }

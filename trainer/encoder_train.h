@@ -21,6 +21,13 @@ typedef struct {
     float *grads;   /* backend f32, same layout and size as enc->params */
     Encoder gview;  /* the parameter pointers of `grads` (gview.word = dword, ...) */
     void *d_x, *d_x1, *d_tmp, *d_qkv, *d_ffn; /* gradient scratch */
+    /* Dropout as BERT applies it in training (after the embedding LayerNorm, on the
+     * attention probabilities, on the attention-output and FFN-output projections before
+     * their residual LayerNorm). Rates 0 turn it off. The masks are a function of
+     * dropout_seed (set per step by the trainer), the layer and the site, so the backward
+     * pass regenerates them instead of storing them. */
+    float hidden_dropout, attention_dropout;
+    uint64_t dropout_seed;
 } EncoderTrainer;
 
 /* Fails (returning -1 with a message) when the backend has no backward ops. */

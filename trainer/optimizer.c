@@ -1,23 +1,24 @@
 #include <math.h>
 #include <string.h>
 
+#include "kernels/cpu/cpu_ops.h"
 #include "trainer/optimizer.h"
+
+AdamWArgs adamw_args(const AdamWConfig *c, double lr, long step, bool decay)
+{
+    const double b1 = c->beta1, b2 = c->beta2;
+    const double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
+    AdamWArgs a = {(float)b1, (float)b2, (float)(1.0 - b1), (float)(1.0 - b2),
+                   decay ? (float)(1.0 - lr * c->weight_decay) : 1.0f, (float)(lr / bc1), (float)(1.0 / sqrt(bc2)),
+                   (float)c->eps};
+    return a;
+}
 
 void adamw_step_cpu(float *p, const float *g, float *m, float *v, size_t n, const AdamWConfig *c, double lr,
                     long step, bool decay)
 {
-    const double b1 = c->beta1, b2 = c->beta2;
-    const double bc1 = 1.0 - pow(b1, (double)step), bc2 = 1.0 - pow(b2, (double)step);
-    const float shrink = decay ? (float)(1.0 - lr * c->weight_decay) : 1.0f;
-    const float step_size = (float)(lr / bc1), inv_sqrt_bc2 = (float)(1.0 / sqrt(bc2)), eps = (float)c->eps;
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++) {
-        float gi = g[i];
-        m[i] = (float)b1 * m[i] + (float)(1.0 - b1) * gi;
-        v[i] = (float)b2 * v[i] + (float)(1.0 - b2) * gi * gi;
-        p[i] *= shrink;
-        p[i] -= step_size * m[i] / (sqrtf(v[i]) * inv_sqrt_bc2 + eps);
-    }
+    AdamWArgs a = adamw_args(c, lr, step, decay);
+    adamw_cpu(p, g, m, v, n, &a);
 }
 
 int schedule_from_name(const char *name)

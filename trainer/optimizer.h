@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "kernels/ops.h"
+
 typedef struct {
     double lr, beta1, beta2, eps, weight_decay; /* defaults: 2e-5, 0.9, 0.999, 1e-8, 0.01 */
 } AdamWConfig;
@@ -18,6 +20,8 @@ typedef struct {
  *   m = b1 m + (1 - b1) g,  v = b2 v + (1 - b2) g^2
  *   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)
  * lr is the scheduled rate of this step. */
+/* The fp32 constants of that step for the backend's adamw op (kernels/ops.h). */
+AdamWArgs adamw_args(const AdamWConfig *c, double lr, long step, bool decay);
 void adamw_step_cpu(float *p, const float *g, float *m, float *v, size_t n, const AdamWConfig *c, double lr,
                     long step, bool decay);
 

@@ -5,6 +5,9 @@
  *   out[i,h] = sum_j p[j] * V[j,h]
  * qkv rows are [Q | K | V], each heads*head_dim wide; out rows are heads*head_dim wide.
  * This equals the padded computation with an additive -inf mask on the padding.
+ * Training may drop probabilities: p[j] -> p[j] * keep(j) / (1 - dropout_p), keep from the
+ * hash of kernels/dropout_hash.h at se_attn_dropout_index(b + i, heads, h, j), as
+ * torch.nn.Dropout does to BERT's attention probabilities.
  * Loops are ordered so the innermost runs over contiguous memory without a reduction
  * (K is transposed into a scratch first), which the compiler vectorizes. */
 #include <math.h>
@@ -13,10 +16,13 @@
 #include "host/error.h"
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/cpu/vecmath.h"
+#include "kernels/dropout_hash.h"
 
 typedef struct {
-    int row, D, head_dim;
+    int row, D, head_dim, heads;
     float scale;
+    float dropout_p; /* 0: no dropout */
+    uint64_t seed;
 } AttnShape;
 
 /* One (sequence, head): kt [head_dim, len] and score [len] are scratch. */
@@ -51,6 +57,13 @@ __attribute__((target_clones("avx2", "default"))) static void attend_head(
         float *o = out + (size_t)(b + i) * s.D + h * hd;
         for (int d = 0; d < hd; d++)
             o[d] = 0.0f;
+        if (s.dropout_p > 0.0f) {
+            const float keep_scale = 1.0f / (1.0f - s.dropout_p);
+            for (int j = 0; j < len; j++) {
+                const int kept = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p;
+                score[j] = kept ? score[j] * keep_scale : 0.0f;
+            }
+        }
         for (int j = 0; j < len; j++) {
             const float p = score[j] * inv, *v = qkv + (size_t)(b + j) * s.row + 2 * s.D + h * hd;
             for (int d = 0; d < hd; d++)
@@ -60,10 +73,10 @@ __attribute__((target_clones("avx2", "default"))) static void attend_head(
 }
 
 void attention_forward_cpu(float *out, const float *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
-                           int heads, int head_dim)
+                           int heads, int head_dim, float dropout_p, uint64_t seed)
 {
     const int D = heads * head_dim;
-    const AttnShape shape = {3 * D, D, head_dim, 1.0f / sqrtf((float)head_dim)};
+    const AttnShape shape = {3 * D, D, head_dim, heads, 1.0f / sqrtf((float)head_dim), dropout_p, seed};
     const size_t cap = (size_t)(max_seqlen > 0 ? max_seqlen : 1);
 #pragma omp parallel
     {
@@ -78,8 +91,9 @@ void attention_forward_cpu(float *out, const float *qkv, const int32_t *cu_seqle
     }
 }
 
-/* Backward, per sequence and head, with P = softmax(Q K^T * scale) recomputed:
- *   dV = P^T dO,   dP = dO V^T,   dS = P o (dP - rowsum(dP o P)),
+/* Backward, per sequence and head, with P = softmax(Q K^T * scale) recomputed and, under
+ * dropout, the same mask M (entries keep / (1 - p)) regenerated:
+ *   dV = (P o M)^T dO,   dP = (dO V^T) o M,   dS = P o (dP - rowsum(dP o P)),
  *   dQ = scale * dS K,   dK = scale * dS^T Q.
  * dqkv is written ([dQ | dK | dV] in qkv's layout). p and ds are len x len scratch. */
 static void attend_head_backward(float *dqkv, const float *dout, const float *qkv, int b, int len, int h, AttnShape s,
@@ -105,16 +119,24 @@ static void attend_head_backward(float *dqkv, const float *dout, const float *qk
         for (int j = 0; j < len; j++)
             pi[j] = (float)(pi[j] / sum);
         const float *dO = dout + (size_t)(b + i) * s.D + h * hd;
+        const float keep_scale = s.dropout_p > 0.0f ? 1.0f / (1.0f - s.dropout_p) : 1.0f;
         double row = 0;
         for (int j = 0; j < len; j++) {
             float dp = 0;
             for (int d = 0; d < hd; d++)
                 dp += dO[d] * V(j)[d];
+            if (s.dropout_p > 0.0f)
+                dp = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p
+                         ? dp * keep_scale : 0.0f;
             ds[(size_t)i * len + j] = dp;
             row += (double)dp * pi[j];
         }
         for (int j = 0; j < len; j++)
             ds[(size_t)i * len + j] = pi[j] * (ds[(size_t)i * len + j] - (float)row);
+        if (s.dropout_p > 0.0f) /* from here on p holds the dropped probabilities, for dV */
+            for (int j = 0; j < len; j++)
+                pi[j] = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p
+                            ? pi[j] * keep_scale : 0.0f;
     }
     for (int i = 0; i < len; i++) {
         float *dq = DQKV(i, 0), *dk = DQKV(i, 1), *dv = DQKV(i, 2);
@@ -137,10 +159,10 @@ static void attend_head_backward(float *dqkv, const float *dout, const float *qk
 }
 
 void attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const int32_t *cu_seqlens, int n_seqs,
-                            int max_seqlen, int heads, int head_dim)
+                            int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed)
 {
     const int D = heads * head_dim;
-    const AttnShape shape = {3 * D, D, head_dim, 1.0f / sqrtf((float)head_dim)};
+    const AttnShape shape = {3 * D, D, head_dim, heads, 1.0f / sqrtf((float)head_dim), dropout_p, seed};
     const size_t cap = (size_t)(max_seqlen > 0 ? max_seqlen : 1);
 #pragma omp parallel
     {

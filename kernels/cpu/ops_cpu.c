@@ -15,6 +15,13 @@ static void cpu_copy(void *dst, const void *src, size_t bytes)
 static void cpu_upload(void *dst, const float *src, size_t n) { cpu_copy(dst, src, n * sizeof(float)); }
 static void cpu_download(float *dst, const void *src, size_t n) { cpu_copy(dst, src, n * sizeof(float)); }
 static void cpu_synchronize(void) {}
+static void cpu_zero(void *p, size_t bytes)
+{
+    if (bytes)
+        memset(p, 0, bytes);
+}
+static void cpu_f32_to_act(void *dst, const float *src, size_t n) { cpu_copy(dst, src, n * sizeof(float)); }
+static void dropout(void *x, size_t n, float p, uint64_t seed) { dropout_cpu(x, n, p, seed); }
 
 static void embed(void *out, const int32_t *ids, const int32_t *positions, const int32_t *types, const float *word,
                   const float *pos, const float *type, int T, int H)
@@ -32,9 +39,9 @@ static void matmul(void *out, const void *a, const void *w, const float *bias, i
 }
 static void bias_gelu(void *x, const float *bias, int T, int N) { bias_gelu_forward_cpu(x, bias, T, N); }
 static void attention(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen, int heads,
-                      int head_dim)
+                      int head_dim, float dropout_p, uint64_t seed)
 {
-    attention_forward_cpu(out, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim);
+    attention_forward_cpu(out, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, dropout_p, seed);
 }
 static void pool(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H, PoolMode mode)
 {
@@ -61,9 +68,9 @@ static void bias_gelu_bw(void *dpre, float *dbias, const void *dout, const void 
     bias_gelu_backward_cpu(dpre, dbias, dout, pre, bias, T, N);
 }
 static void attention_bw(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
-                         int max_seqlen, int heads, int head_dim)
+                         int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed)
 {
-    attention_backward_cpu(dqkv, dout, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim);
+    attention_backward_cpu(dqkv, dout, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, dropout_p, seed);
 }
 static void pool_bw(void *dx, const float *dout, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
                     PoolMode mode)
@@ -109,6 +116,13 @@ static const Ops CPU_OPS = {
     .tanh_backward = tanh_backward_cpu,
     .normalize_backward = normalize_backward_cpu,
     .add_act = add_act,
+    .dropout = dropout,
+    .zero = cpu_zero,
+    .sum_squares = sum_squares_cpu,
+    .scale_f32 = scale_f32_cpu,
+    .f32_to_act = cpu_f32_to_act,
+    .adamw = adamw_cpu,
+    /* no fused losses: the trainer computes them in double (trainer/loss_*.c) */
 };
 
 const Ops *ops_cpu(void) { return &CPU_OPS; }

@@ -100,10 +100,15 @@ static void attention_launch(bf16 *out, const bf16 *qkv, const int32_t *cu_seqle
 }
 
 void attention_forward_cuda(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
-                            int heads, int head_dim)
+                            int heads, int head_dim, float dropout_p, uint64_t seed)
 {
     if (n_seqs <= 0 || heads <= 0)
         return;
+    if (dropout_p > 0.0f) { /* TODO(training): dropout inside the kernel */
+        fprintf(stderr, "sentembed: error: attention dropout is not implemented on the GPU yet\n");
+        exit(1);
+    }
+    (void)seed;
     if (head_dim <= 0 || head_dim > 128 || heads > 65535 || max_seqlen < 0) {
         fprintf(stderr,
                 "sentembed: error: attention: unsupported shape: %d heads of dim %d, max_seqlen %d "

@@ -147,6 +147,8 @@ extern "C" const Ops *ops_cuda(char *why, size_t why_cap)
     ops.linear_f32 = linear_f32_forward_cuda;
     ops.tanh_f32 = tanh_forward_cuda;
     ops.normalize = normalize_forward_cuda;
+    cuda_register_backward(&ops);
+    cuda_register_training(&ops);
     ops.name = "cuda"; /* last: a set name marks the table ready */
     return &ops;
 }

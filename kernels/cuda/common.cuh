@@ -96,12 +96,17 @@ void layernorm_forward_cuda(void *out, const void *x, const void *residual, cons
 void matmul_forward_cuda(void *out, const void *a, const void *w, const float *bias, int M, int N, int K);
 void bias_gelu_forward_cuda(void *x, const float *bias, int T, int N);
 void attention_forward_cuda(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
-                            int max_seqlen, int heads, int head_dim);
+                            int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed);
 void pool_forward_cuda(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
                        PoolMode mode);
 void linear_f32_forward_cuda(float *out, const float *a, const float *w, const float *bias, int M, int N,
                              int K);
 void tanh_forward_cuda(float *x, size_t n);
 void normalize_forward_cuda(float *x, int N, int D);
+
+/* Fill in the table's backward ops (register_backward.cu) and training-support ops and fused
+ * losses (register_training.cu); called by ops_cuda() in backend.cu. */
+void cuda_register_backward(Ops *ops);
+void cuda_register_training(Ops *ops);
 
 #endif
