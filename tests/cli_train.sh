@@ -86,6 +86,29 @@ JSON
 "$bin" train "$tmp/bh.json" 2> "$tmp/log" && [ "$(wc -l < "$tmp/out-bh/metrics.jsonl")" -eq 3 ] && ok ||
     { fail "batch_hard_triplet:"; cat "$tmp/log"; }
 
+# dropout: on by default (the model config's 0.1, as sentence-transformers trains), 0 turns it off
+"$bin" train "$tmp/stsb.json" --set output_dir="$tmp/out-nodrop" --set dropout=0 2> "$tmp/log" &&
+    grep -q "dropout 0/0" "$tmp/log" && grep -q "dropout 0.1/0.1" < <("$bin" train "$tmp/stsb.json" --set output_dir="$tmp/out-drop" 2>&1) &&
+    ! cmp -s "$tmp/out-drop/model.safetensors" "$tmp/out-nodrop/model.safetensors" && ok ||
+    { fail "dropout 0 vs the default:"; cat "$tmp/log"; }
+
+# the recipe of configs/: a random-init BERT from a shipped config.json and the shared
+# vocabulary, with a Dense(tanh) and a Normalize added on top
+root=$(cd "$(dirname "$0")/.." && pwd) # the recipe's paths are relative to the repository
+rand() { (cd "$root" && "$bin" train configs/tiny-random-stsb.json --set vocab="$data/vocab/bert-base-uncased-vocab.txt" \
+    --set data.path="$data/stsb/sts-train.csv" --set max_steps=4 "$@"); }
+if rand --set output_dir="$tmp/out-rand" 2> "$tmp/log" && grep -q "(random init)" "$tmp/log" &&
+    [ -f "$tmp/out-rand/2_Dense/model.safetensors" ] && [ -d "$tmp/out-rand/3_Normalize" ] &&
+    [ -f "$tmp/out-rand/vocab.txt" ] && "$bin" info "$tmp/out-rand" > "$tmp/info" && grep -q "Dense(64 -> 32, tanh)" "$tmp/info" &&
+    echo "A man plays the guitar." | "$bin" encode --model "$tmp/out-rand" --device cpu |
+    awk -F'[][, ]+' '{ s = 0; for (i = 2; i < NF; i++) s += $i * $i } END { exit !(NR == 1 && s > 0.9999 && s < 1.0001) }'; then ok; else
+    fail "random-init recipe with Dense + Normalize:"; cat "$tmp/log" "$tmp/info"
+fi
+rand --set output_dir="$tmp/out-rand2" 2> /dev/null && cmp -s "$tmp/out-rand/model.safetensors" "$tmp/out-rand2/model.safetensors" &&
+    rand --set output_dir="$tmp/out-rand3" --set seed=43 2> /dev/null &&
+    ! cmp -s "$tmp/out-rand/model.safetensors" "$tmp/out-rand3/model.safetensors" && ok ||
+    fail "random init is not a function of the seed"
+
 expect() { # NAME PATTERN ARGS...: exit 1 and the message
     local name=$1 pattern=$2
     shift 2
@@ -108,6 +131,13 @@ printf '{"set": {"query": "q", "pos": ["p"], "neg": ["n"]}}\nnot json\n' > "$tmp
 expect "bad JSON line" 'bad.jsonl:2: not a JSON object' "$tmp/triplet.json" --set data.path="$tmp/bad.jsonl"
 expect "label map" 'label "contradiction" (column label) is not in data.label_map' "$tmp/snli.json" \
     --set 'data.label_map={"entailment": 0, "neutral": 1, "-": -1}'
+expect "bad init" '"init": "zeros" is not one of pretrained' "$tmp/stsb.json" --set init=zeros
+expect "bad dense" '"dense.activation": "relu" is not one of tanh, identity' "$tmp/stsb.json" \
+    --set 'dense={"out_features": 8, "activation": "relu"}'
+expect "dense size" '"dense.out_features": expected a positive integer' "$tmp/stsb.json" --set 'dense={"out_features": 0}'
+expect "bad dropout" '"dropout": expected a number from 0 to 0.95' "$tmp/stsb.json" --set dropout=2
+expect "bad pooling" 'pooling "avg": expected mean, cls, max or mean_sqrt_len_tokens' "$tmp/stsb.json" --set pooling=avg
+expect "no vocab" 'no tokenizer.json or vocab.txt' "$tmp/stsb.json" --set init=random --set model="$root/configs/models/tiny-bert"
 mkdir -p "$tmp/not-a-model" && touch "$tmp/not-a-model/important.txt"
 expect "output is not a model dir" 'refusing to replace it' "$tmp/stsb.json" --set output_dir="$tmp/not-a-model" --set max_steps=1
 [ -f "$tmp/not-a-model/important.txt" ] && ok || fail "a non-model output directory was touched"

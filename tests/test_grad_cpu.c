@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/dropout_hash.h"
 #include "tests/check.h"
 
 static unsigned rng = 2024;
@@ -133,6 +134,26 @@ static void gelu_d(const double *in, double *out, const void *ctx)
         }
 }
 
+typedef struct {
+    float p;
+    uint64_t seed;
+} DropoutCtx;
+
+/* the kept fraction's scale 1 / (1 - p), or 0 for a dropped element (kernels/dropout_hash.h) */
+static double keep_d(const DropoutCtx *dc, uint64_t index)
+{
+    if (!dc || dc->p <= 0)
+        return 1.0;
+    return se_dropout_uniform(dc->seed, index) >= dc->p ? 1.0 / (1.0 - (double)dc->p) : 0.0;
+}
+
+static void dropout_d(const double *x, double *out, const void *ctx)
+{
+    for (size_t i = 0; i < (size_t)T * H; i++)
+        out[i] = x[i] * keep_d(ctx, i);
+}
+
+/* ctx: a DropoutCtx for dropout on the probabilities, or NULL */
 static void attention_d(const double *qkv, double *out, const void *ctx)
 {
     const int D = HEADS * HD, row = 3 * D;
@@ -152,7 +173,8 @@ static void attention_d(const double *qkv, double *out, const void *ctx)
                 for (int d = 0; d < HD; d++) {
                     double o = 0;
                     for (int j = CU[s]; j < CU[s + 1]; j++)
-                        o += sc[j] / sum * qkv[j * row + 2 * D + h * HD + d];
+                        o += sc[j] / sum * keep_d(ctx, se_attn_dropout_index(i, HEADS, h, j - CU[s])) *
+                             qkv[j * row + 2 * D + h * HD + d];
                     out[i * D + h * HD + d] = o;
                 }
             }
@@ -281,18 +303,65 @@ int main(void)
         compare("bias_gelu (pre, bias)", grad, g, k.n_in);
         free(in), free(fin), free(out), free(g), free(c), free(dout), free(grad);
     }
-    { /* attention on a ragged packed batch */
+    for (int with_dropout = 0; with_dropout <= 1; with_dropout++) { /* attention on a ragged packed batch */
         const int D = HEADS * HD;
-        Case k = {"attention", attention_d, (size_t)T * 3 * D, T * D, NULL};
+        /* p = 0.3 drops a few of the 33 probabilities per head (the seed is fixed, so the
+         * mask is part of the function the finite differences see) */
+        static const DropoutCtx drop = {0.3f, 77};
+        const DropoutCtx *dc = with_dropout ? &drop : NULL;
+        Case k = {with_dropout ? "attention+dropout" : "attention", attention_d, (size_t)T * 3 * D, T * D, dc};
         double *in = random_vec(k.n_in, 1.5, 0);
         float *fin = to_float(in, k.n_in), *out = malloc(k.n_out * sizeof *out);
-        attention_forward_cpu(out, fin, CU, N_SEQ, 4, HEADS, HD, 0.0f, 0);
+        const float p = dc ? dc->p : 0.0f;
+        const uint64_t seed = dc ? dc->seed : 0;
+        attention_forward_cpu(out, fin, CU, N_SEQ, 4, HEADS, HD, p, seed);
         check_forward(&k, in, out);
         g = setup(&k, in, &c, &dout);
         float *grad = calloc(k.n_in, sizeof *grad);
-        attention_backward_cpu(grad, dout, fin, CU, N_SEQ, 4, HEADS, HD, 0.0f, 0);
-        compare("attention (q, k, v)", grad, g, k.n_in);
+        attention_backward_cpu(grad, dout, fin, CU, N_SEQ, 4, HEADS, HD, p, seed);
+        compare(with_dropout ? "attention+dropout (q, k, v)" : "attention (q, k, v)", grad, g, k.n_in);
         free(in), free(fin), free(out), free(g), free(c), free(dout), free(grad);
+    }
+    { /* hidden dropout: linear, and its backward is the same call on the gradient */
+        static const DropoutCtx drop = {0.25f, 5};
+        Case k = {"dropout", dropout_d, (size_t)T * H, T * H, &drop};
+        double *in = random_vec(k.n_in, 1, 0);
+        float *fin = to_float(in, k.n_in), *out = to_float(in, k.n_in);
+        dropout_cpu(out, k.n_out, drop.p, drop.seed);
+        check_forward(&k, in, out);
+        g = setup(&k, in, &c, &dout);
+        dropout_cpu(dout, k.n_in, drop.p, drop.seed);
+        compare("dropout", dout, g, k.n_in);
+        size_t zeros = 0;
+        for (size_t i = 0; i < k.n_out; i++)
+            zeros += out[i] == 0.0f;
+        CHECK(zeros > 0 && zeros < k.n_out, "dropout 0.25 on %zu elements dropped %zu", k.n_out, zeros);
+        free(in), free(fin), free(out), free(g), free(c), free(dout);
+    }
+    { /* the mask's statistics: 10^6 draws at p = 0.1 keep 90% within 5 standard deviations,
+       * and the kept elements carry the 1 / (1 - p) scale, so the mean is preserved */
+        const size_t n = 1000000;
+        float *x = malloc(n * sizeof *x);
+        for (size_t i = 0; i < n; i++)
+            x[i] = 1.0f;
+        dropout_cpu(x, n, 0.1f, 12345);
+        double kept = 0, sum = 0;
+        for (size_t i = 0; i < n; i++)
+            kept += x[i] != 0.0f, sum += x[i];
+        const double sd = sqrt(n * 0.1 * 0.9);
+        CHECK(fabs(kept - 0.9 * n) < 5 * sd, "dropout 0.1 kept %.0f of %zu (expected %.0f +- %.0f)", kept, n, 0.9 * n,
+              5 * sd);
+        CHECK(fabs(sum / n - 1.0) < 5 * sd / n / 0.9, "dropout 0.1 changed the mean to %.5f", sum / n);
+        float *y = malloc(n * sizeof *y);
+        for (size_t i = 0; i < n; i++)
+            y[i] = 1.0f;
+        dropout_cpu(y, n, 0.1f, 12346);
+        size_t same = 0;
+        for (size_t i = 0; i < n; i++)
+            same += (x[i] == 0.0f) && (y[i] == 0.0f);
+        /* independent masks for neighbouring seeds: both dropped ~ p^2 n = 10^4 */
+        CHECK(fabs((double)same - 0.01 * n) < 5 * sqrt(n * 0.01), "seeds 12345 and 12346 both dropped %zu", same);
+        free(x), free(y);
     }
     for (PoolMode mode = POOL_MEAN; mode <= POOL_MEAN_SQRT_LEN; mode++) {
         static const char *NAMES[] = {"pool mean", "pool cls", "pool max", "pool mean_sqrt_len"};

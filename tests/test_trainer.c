@@ -22,7 +22,7 @@ static void fit(const char *name, const char *model_dir, const LossConfig *loss,
         CHECK(0, "%s", err.msg);
         return;
     }
-    TrainConfig cfg = {{2e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_WARMUP_CONSTANT, 3, steps, 1.0, 1, 1};
+    TrainConfig cfg = {{2e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_WARMUP_CONSTANT, 3, steps, 1.0, 1, 1, 0, 0};
     if (trainer_init(&t, &m, loss, &cfg, 2, PAIRS, &err)) {
         CHECK(0, "%s", err.msg);
         sm_free(&m);
@@ -60,7 +60,7 @@ static void check_accumulation(const char *model_dir, const char *const *texts, 
             CHECK(0, "%s", err.msg);
             return;
         }
-        TrainConfig cfg = {{1e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_CONSTANT, 0, 1, 1.0, 1, accum};
+        TrainConfig cfg = {{1e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_CONSTANT, 0, 1, 1.0, 1, accum, 0, 0};
         LossConfig cosine = {LOSS_COSINE_SIMILARITY, TRIPLET_EUCLIDEAN, 0, 0, 0};
         if (trainer_init(&t, &m, &cosine, &cfg, 2, PAIRS, &err)) {
             CHECK(0, "%s", err.msg);
@@ -102,6 +102,52 @@ static void check_accumulation(const char *model_dir, const char *const *texts, 
     free(after[1]);
 }
 
+/* Losses of 5 MNRL steps with the given dropout and seed. */
+static void dropout_run(const char *model_dir, const char *const *texts, const size_t *lens, float p, unsigned seed,
+                        double *losses)
+{
+    SentenceModel m;
+    Trainer t;
+    SeError err;
+    if (sm_load(&m, model_dir, ops_cpu(), 2 * PAIRS, 0, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    TrainConfig cfg = {{1e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_CONSTANT, 0, 5, 1.0, seed, 1, p, p};
+    LossConfig mnrl = {LOSS_MNRL, TRIPLET_EUCLIDEAN, 0, 20.0, 0};
+    if (trainer_init(&t, &m, &mnrl, &cfg, 2, PAIRS, &err)) {
+        CHECK(0, "%s", err.msg);
+        sm_free(&m);
+        return;
+    }
+    for (int s = 0; s < 5; s++)
+        losses[s] = trainer_step(&t, texts, lens, PAIRS, NULL);
+    trainer_free(&t);
+    sm_free(&m);
+}
+
+/* Dropout in training: a run is reproducible from its seed, another seed draws other
+ * masks, and dropout changes the losses (so it is applied at all). */
+static void check_dropout(const char *model_dir, const char *const *texts, const size_t *lens)
+{
+    double off[5], a[5], b[5], c[5];
+    dropout_run(model_dir, texts, lens, 0.0f, 1, off);
+    dropout_run(model_dir, texts, lens, 0.1f, 1, a);
+    dropout_run(model_dir, texts, lens, 0.1f, 1, b);
+    dropout_run(model_dir, texts, lens, 0.1f, 2, c);
+    int same_ab = 1, same_ac = 1, same_off = 1;
+    for (int s = 0; s < 5; s++) {
+        same_ab &= a[s] == b[s];
+        same_ac &= a[s] == c[s];
+        same_off &= a[s] == off[s];
+    }
+    CHECK(same_ab, "dropout 0.1, seed 1 twice: losses differ (%.9g vs %.9g at step 1)", a[0], b[0]);
+    CHECK(!same_ac, "dropout 0.1: seeds 1 and 2 give the same losses");
+    CHECK(!same_off, "dropout 0.1 gives the losses of dropout 0");
+    printf("  dropout 0.1: step-1 loss %.6f (seed 1, twice identical), %.6f (seed 2), %.6f without dropout\n", a[0],
+           c[0], off[0]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -138,6 +184,7 @@ int main(int argc, char **argv)
     LossConfig cosine = {LOSS_COSINE_SIMILARITY, TRIPLET_EUCLIDEAN, 0, 0, 0};
     fit("CosineSimilarity", argv[2], &cosine, (const char *const *)texts, lens, labels, 40, 0.5);
     check_accumulation(argv[2], (const char *const *)texts, lens, labels);
+    check_dropout(argv[2], (const char *const *)texts, lens);
     LossConfig softmax = {LOSS_SOFTMAX, TRIPLET_EUCLIDEAN, 0, 0, 2};
     fit("Softmax (2 labels)", argv[2], &softmax, (const char *const *)texts, lens, labels, 40, 0.5);
     for (int i = 0; i < n; i++)

@@ -54,6 +54,10 @@ typedef struct Tokenizer {
  * present (else vocab.txt), then tokenizer_config.json and special_tokens_map.json,
  * whose keys override (as transformers' BertTokenizerFast does). */
 int tok_load_dir(Tokenizer *t, const char *dir, SeError *err);
+/* The same with the vocabulary read from vocab_path (a vocab.txt anywhere) instead of the
+ * directory's tokenizer.json / vocab.txt; the directory's tokenizer_config.json and
+ * special_tokens_map.json still apply. */
+int tok_load_dir_with_vocab(Tokenizer *t, const char *dir, const char *vocab_path, SeError *err);
 /* A bare vocab.txt with BERT defaults: lowercase, strip accents, CJK, clean text. */
 int tok_load_vocab(Tokenizer *t, const char *vocab_path, SeError *err);
 /* Changes the normalization after loading (e.g. --cased). */

@@ -293,7 +293,9 @@ done:
     return rc;
 }
 
-int tok_load_dir(Tokenizer *t, const char *dir, SeError *err)
+int tok_load_dir(Tokenizer *t, const char *dir, SeError *err) { return tok_load_dir_with_vocab(t, dir, NULL, err); }
+
+int tok_load_dir_with_vocab(Tokenizer *t, const char *dir, const char *vocab_path, SeError *err)
 {
     char path[4096];
     SpecialNames names;
@@ -306,7 +308,10 @@ int tok_load_dir(Tokenizer *t, const char *dir, SeError *err)
     }
     if (path_join(path, sizeof path, dir, "tokenizer.json", err))
         goto done;
-    if (file_exists(path)) {
+    if (vocab_path) {
+        if (vocab_load_txt(&t->vocab, vocab_path, "##", err))
+            goto done;
+    } else if (file_exists(path)) {
         if (load_tokenizer_json(t, path, &names, err))
             goto done;
     } else {

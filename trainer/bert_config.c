@@ -76,6 +76,24 @@ int bert_config_load(BertConfig *c, const char *path, SeError *err)
                 c->num_heads);
         goto done;
     }
+    c->initializer_range = 0.02f;
+    const cJSON *range = cJSON_GetObjectItemCaseSensitive(root, "initializer_range");
+    if (range && !cJSON_IsNull(range)) {
+        if (!cJSON_IsNumber(range) || range->valuedouble <= 0 || range->valuedouble > 1) {
+            se_fail(err, "%s: key \"initializer_range\": expected a positive number up to 1", path);
+            goto done;
+        }
+        c->initializer_range = (float)range->valuedouble;
+    }
+    const cJSON *pad = cJSON_GetObjectItemCaseSensitive(root, "pad_token_id");
+    if (pad && !cJSON_IsNull(pad)) {
+        if (!cJSON_IsNumber(pad) || pad->valuedouble < 0 || pad->valuedouble >= c->vocab_size ||
+            pad->valuedouble != (int)pad->valuedouble) {
+            se_fail(err, "%s: key \"pad_token_id\": expected a token id below vocab_size %d", path, c->vocab_size);
+            goto done;
+        }
+        c->pad_token_id = (int)pad->valuedouble;
+    }
     const cJSON *eps = cJSON_GetObjectItemCaseSensitive(root, "layer_norm_eps");
     c->layer_norm_eps = 1e-12f;
     if (eps && !cJSON_IsNull(eps)) {

@@ -9,6 +9,8 @@ typedef struct {
     int max_position_embeddings, type_vocab_size;
     float layer_norm_eps;
     float hidden_dropout_prob, attention_probs_dropout_prob;
+    float initializer_range; /* std of the normal init of weights and embeddings (0.02) */
+    int pad_token_id;        /* its word-embedding row starts at zero (0) */
 } BertConfig;
 
 /* Reads and validates config.json; unsupported variants (another hidden_act, relative

@@ -25,7 +25,8 @@ static const char USAGE[] =
     "Keys: model, max_seq_length, data{path,format,header,columns,label,label_map,label_scale,\n"
     "drop_labels}, loss{type,metric,margin,scale,num_labels}, batch_size, epochs, max_steps, lr,\n"
     "schedule, warmup_steps, warmup_ratio, weight_decay, max_grad_norm, seed, device, output_dir,\n"
-    "log_every, eval{...data keys, every}. Training runs on the CPU for now.\n";
+    "log_every, eval{...data keys, every}, gradient_accumulation_steps, init (pretrained|random),\n"
+    "vocab, pooling, dense{out_features,activation}, normalize, dropout.\n";
 
 static double now_s(void)
 {
@@ -105,7 +106,10 @@ int cmd_train(int argc, char **argv)
 
     SentenceModel m;
     const int K = data.n_columns, B = r.batch_size;
-    cli_load_model(&m, r.model, r.device, K * B, r.max_seq_length);
+    if (sm_load_with(&m, r.model, cli_backend(r.device), K * B, r.max_seq_length, &r.build, &err))
+        se_die("%s", err.msg);
+    r.train.hidden_dropout = r.dropout >= 0 ? (float)r.dropout : m.enc.cfg.hidden_dropout_prob;
+    r.train.attention_dropout = r.dropout >= 0 ? (float)r.dropout : m.enc.cfg.attention_probs_dropout_prob;
     const int accum = r.train.accumulation;
     long per_epoch = (long)((data.n_rows + (size_t)B - 1) / (size_t)B); /* micro-batches */
     long updates_per_epoch = (per_epoch + accum - 1) / accum;
@@ -123,9 +127,11 @@ int cmd_train(int argc, char **argv)
     FILE *metrics = fopen(metrics_path, "w");
     if (!metrics)
         se_die("%s: cannot create: %s", metrics_path, strerror(errno));
-    fprintf(stderr, "training %s on %zu examples (%zu dropped) x %d columns: %ld steps of %d x %d, loss %s, %s\n",
-            r.model, data.n_rows, data.dropped, K, total, B, accum,
-            cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring, m.ops->name);
+    fprintf(stderr, "training %s%s on %zu examples (%zu dropped) x %d columns: %ld steps of %d x %d, loss %s, "
+            "dropout %.2g/%.2g, %s\n",
+            r.model, r.build.random_init ? " (random init)" : "", data.n_rows, data.dropped, K, total, B, accum,
+            cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring, r.train.hidden_dropout,
+            r.train.attention_dropout, m.ops->name);
 
     size_t *order = se_xmalloc(data.n_rows * sizeof *order);
     const char **texts = se_xmalloc((size_t)K * B * sizeof *texts);

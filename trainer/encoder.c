@@ -1,9 +1,11 @@
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "host/fileio.h"
 #include "host/safetensors.h"
+#include "kernels/dropout_hash.h"
 #include "trainer/encoder.h"
 
 /* The fixed parameter table: sizes in order, so offsets are implied. */
@@ -121,6 +123,41 @@ static int read_weights(Encoder *e, const StFile *f, float *host, SeError *err)
     return 0;
 }
 
+/* Puts the host parameters (fp32, carved layout) into backend memory with their GEMM copies. */
+static void upload(Encoder *e, float *host)
+{
+    const Ops *ops = e->ops;
+    ParamSizes s = param_sizes(&e->cfg);
+    e->params = ops->alloc(e->n_params * sizeof(float));
+    ops->copy_to_device(e->params, host, e->n_params * sizeof(float));
+    carve(e, e->params);
+    if (ops->act_size == sizeof(float)) {
+        for (int l = 0; l < e->cfg.num_layers; l++) {
+            EncoderLayer *L = &e->layers[l];
+            L->qkv_wg = L->qkv_w, L->o_wg = L->o_w, L->ff1_wg = L->ff1_w, L->ff2_wg = L->ff2_w;
+        }
+    } else {
+        /* bf16 copies of the four GEMM weights of every layer, in one arena */
+        size_t per_layer = s.qkv_w + s.o_w + s.ff1_w + s.ff2_w;
+        char *g = e->gemm_copy = ops->alloc((size_t)e->cfg.num_layers * per_layer * ops->act_size);
+        Encoder view = *e;
+        view.layers = se_xcalloc((size_t)e->cfg.num_layers, sizeof *view.layers);
+        carve(&view, host);
+        for (int l = 0; l < e->cfg.num_layers; l++) {
+            EncoderLayer *L = &e->layers[l], *H = &view.layers[l];
+            const float *src[4] = {H->qkv_w, H->o_w, H->ff1_w, H->ff2_w};
+            void **dst[4] = {&L->qkv_wg, &L->o_wg, &L->ff1_wg, &L->ff2_wg};
+            size_t n[4] = {s.qkv_w, s.o_w, s.ff1_w, s.ff2_w};
+            for (int k = 0; k < 4; k++) {
+                *dst[k] = g;
+                ops->upload_act(g, src[k], n[k]);
+                g += n[k] * ops->act_size;
+            }
+        }
+        free(view.layers);
+    }
+}
+
 int encoder_load(Encoder *e, const Ops *ops, const char *dir, SeError *err)
 {
     memset(e, 0, sizeof *e);
@@ -156,36 +193,77 @@ int encoder_load(Encoder *e, const Ops *ops, const char *dir, SeError *err)
         e->layers = NULL;
         return -1;
     }
-    e->params = ops->alloc(e->n_params * sizeof(float));
-    ops->copy_to_device(e->params, host, e->n_params * sizeof(float));
-    carve(e, e->params);
-    if (ops->act_size == sizeof(float)) {
-        for (int l = 0; l < e->cfg.num_layers; l++) {
-            EncoderLayer *L = &e->layers[l];
-            L->qkv_wg = L->qkv_w, L->o_wg = L->o_w, L->ff1_wg = L->ff1_w, L->ff2_wg = L->ff2_w;
-        }
-    } else {
-        /* bf16 copies of the four GEMM weights of every layer, in one arena */
-        size_t per_layer = s.qkv_w + s.o_w + s.ff1_w + s.ff2_w;
-        char *g = e->gemm_copy = ops->alloc((size_t)e->cfg.num_layers * per_layer * ops->act_size);
-        Encoder view = *e;
-        view.layers = se_xcalloc((size_t)e->cfg.num_layers, sizeof *view.layers);
-        carve(&view, host);
-        for (int l = 0; l < e->cfg.num_layers; l++) {
-            EncoderLayer *L = &e->layers[l], *H = &view.layers[l];
-            const float *src[4] = {H->qkv_w, H->o_w, H->ff1_w, H->ff2_w};
-            void **dst[4] = {&L->qkv_wg, &L->o_wg, &L->ff1_wg, &L->ff2_wg};
-            size_t n[4] = {s.qkv_w, s.o_w, s.ff1_w, s.ff2_w};
-            for (int k = 0; k < 4; k++) {
-                *dst[k] = g;
-                ops->upload_act(g, src[k], n[k]);
-                g += n[k] * ops->act_size;
-            }
-        }
-        free(view.layers);
-    }
+    upload(e, host);
     free(host);
     return 0;
+}
+
+/* N(0, std) from a splitmix64 stream (Box-Muller; one draw per call keeps it simple). */
+static float normal_draw(uint64_t *state, float std)
+{
+    uint64_t a = se_mix64((*state)++), b = se_mix64((*state)++);
+    double u1 = ((double)(a >> 11) + 1.0) / 9007199254740993.0, u2 = (double)(b >> 11) / 9007199254740992.0;
+    return (float)(std * sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2));
+}
+
+int encoder_init_random(Encoder *e, const Ops *ops, const char *config_path, uint64_t seed, SeError *err)
+{
+    memset(e, 0, sizeof *e);
+    e->ops = ops;
+    if (bert_config_load(&e->cfg, config_path, err))
+        return -1;
+    ParamSizes s = param_sizes(&e->cfg);
+    e->n_params = s.word + s.pos + s.type + 2 * s.emb_ln + (size_t)e->cfg.num_layers * layer_size(&s);
+    e->layers = se_xcalloc((size_t)e->cfg.num_layers, sizeof *e->layers);
+    float *host = se_xcalloc(e->n_params, sizeof *host);
+    Encoder v = *e;
+    v.layers = se_xcalloc((size_t)e->cfg.num_layers, sizeof *v.layers);
+    carve(&v, host);
+    const BertConfig *c = &e->cfg;
+    const size_t H = (size_t)c->hidden_size, I = (size_t)c->intermediate_size;
+    const float std = c->initializer_range;
+    uint64_t st = seed;
+#define NORMAL(ptr, count)                                  \
+    for (size_t i_ = 0; i_ < (size_t)(count); i_++)         \
+        (ptr)[i_] = normal_draw(&st, std)
+#define ONES(ptr, count)                                    \
+    for (size_t i_ = 0; i_ < (size_t)(count); i_++)         \
+        (ptr)[i_] = 1.0f
+    NORMAL(v.word, s.word);
+    for (size_t h = 0; h < H; h++) /* nn.Embedding(padding_idx=pad_token_id) */
+        v.word[(size_t)c->pad_token_id * H + h] = 0.0f;
+    NORMAL(v.pos, s.pos);
+    NORMAL(v.type, s.type);
+    ONES(v.emb_ln_g, H);
+    for (int l = 0; l < c->num_layers; l++) {
+        EncoderLayer *L = &v.layers[l];
+        NORMAL(L->qkv_w, 3 * H * H);
+        NORMAL(L->o_w, H * H);
+        NORMAL(L->ff1_w, I * H);
+        NORMAL(L->ff2_w, H * I);
+        ONES(L->ln1_g, H);
+        ONES(L->ln2_g, H);
+    }
+#undef NORMAL
+#undef ONES
+    free(v.layers);
+    upload(e, host);
+    free(host);
+    return 0;
+}
+
+void encoder_refresh_gemm_copies(Encoder *e)
+{
+    if (!e->gemm_copy)
+        return; /* the CPU multiplies with the fp32 weights themselves */
+    const size_t H = (size_t)e->cfg.hidden_size, I = (size_t)e->cfg.intermediate_size;
+    for (int l = 0; l < e->cfg.num_layers; l++) {
+        EncoderLayer *L = &e->layers[l];
+        e->ops->f32_to_act(L->qkv_wg, L->qkv_w, 3 * H * H);
+        e->ops->f32_to_act(L->o_wg, L->o_w, H * H);
+        e->ops->f32_to_act(L->ff1_wg, L->ff1_w, I * H);
+        e->ops->f32_to_act(L->ff2_wg, L->ff2_w, H * I);
+    }
 }
 
 void encoder_reserve(Encoder *e, int max_tokens, int max_seqs)

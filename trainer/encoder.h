@@ -40,10 +40,17 @@ typedef struct {
 /* Reads config.json and model.safetensors (BertModel names, with or without "bert.") from
  * dir into backend memory. Pickled weights are refused with a conversion hint. */
 int encoder_load(Encoder *e, const Ops *ops, const char *dir, SeError *err);
+/* A new encoder from a config.json with BertPreTrainedModel's initialization: weights and
+ * embeddings N(0, initializer_range), the padding row of the word embeddings zero, biases
+ * zero, LayerNorm weight 1 and bias 0; the draws come from seed. */
+int encoder_init_random(Encoder *e, const Ops *ops, const char *config_path, uint64_t seed, SeError *err);
 void encoder_reserve(Encoder *e, int max_tokens, int max_seqs);
 /* Last hidden states of the batch into e->x (act [T, H]). The batch must fit the
  * reservation and its ids must be < vocab_size (checked by the caller). */
 void encoder_forward(Encoder *e, const PackedBatch *b);
+/* After an optimizer step: the GEMM copies (bf16 on the GPU) re-made from the fp32 master
+ * weights; nothing to do on the CPU. */
+void encoder_refresh_gemm_copies(Encoder *e);
 void encoder_free(Encoder *e);
 
 #endif

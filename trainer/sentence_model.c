@@ -1,3 +1,5 @@
+#include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -5,6 +7,7 @@
 #include "host/safetensors.h"
 #include "host/utf8.h"
 #include "kernels/cpu/cpu_ops.h"
+#include "kernels/dropout_hash.h"
 #include "tokenizer/unicode_tables.h"
 #include "trainer/sentence_model.h"
 
@@ -56,18 +59,70 @@ static int load_dense(SentenceModel *m, SeError *err)
     return rc;
 }
 
+/* A new Dense layer as torch.nn.Linear initializes it: weight and bias U(-1/sqrt(in), 1/sqrt(in)). */
+static void init_dense(SentenceModel *m, int out, DenseActivation act, uint64_t seed)
+{
+    StPipeline *p = &m->pipe;
+    p->has_dense = true;
+    p->dense_dir[0] = '\0';
+    p->dense_in = m->enc.cfg.hidden_size;
+    p->dense_out = out;
+    p->dense_bias = true;
+    p->dense_act = act;
+    size_t nw = (size_t)out * p->dense_in;
+    float *w = se_xmalloc((nw + (size_t)out) * sizeof *w);
+    const double bound = 1.0 / sqrt((double)p->dense_in);
+    for (size_t i = 0; i < nw + (size_t)out; i++)
+        w[i] = (float)(((double)(se_mix64(seed + i) >> 11) / 9007199254740992.0 * 2 - 1) * bound);
+    m->dense_w = m->ops->alloc(nw * sizeof(float));
+    m->dense_b = m->ops->alloc((size_t)out * sizeof(float));
+    m->ops->copy_to_device(m->dense_w, w, nw * sizeof(float));
+    m->ops->copy_to_device(m->dense_b, w + nw, (size_t)out * sizeof(float));
+    free(w);
+}
+
 int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length, SeError *err)
 {
+    return sm_load_with(m, dir, ops, batch_size, max_seq_length, NULL, err);
+}
+
+int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length,
+                 const SmBuild *build, SeError *err)
+{
+    static const SmBuild AS_SAVED = {.normalize = -1};
+    if (!build)
+        build = &AS_SAVED;
     memset(m, 0, sizeof *m);
     m->ops = ops;
     if (st_pipeline_load(&m->pipe, dir, err))
         return -1;
-    if (tok_load_dir(&m->tok, m->pipe.transformer_dir, err))
+    if (build->vocab_path)
+        snprintf(m->vocab_path, sizeof m->vocab_path, "%s", build->vocab_path);
+    if (tok_load_dir_with_vocab(&m->tok, m->pipe.transformer_dir, build->vocab_path, err))
         return -1;
-    if (encoder_load(&m->enc, ops, m->pipe.transformer_dir, err)) {
+    char config[ST_PATH_MAX];
+    int loaded = build->random_init
+                     ? (path_join(config, sizeof config, m->pipe.transformer_dir, "config.json", err) ||
+                        encoder_init_random(&m->enc, ops, config, build->seed, err))
+                     : encoder_load(&m->enc, ops, m->pipe.transformer_dir, err);
+    if (loaded) {
         tok_free(&m->tok);
         return -1;
     }
+    if (build->pooling) {
+        static const char *NAMES[] = {"mean", "cls", "max", "mean_sqrt_len_tokens"};
+        int k = 0;
+        while (k < 4 && strcmp(build->pooling, NAMES[k]))
+            k++;
+        if (k == 4) {
+            se_fail(err, "pooling \"%s\": expected mean, cls, max or mean_sqrt_len_tokens", build->pooling);
+            sm_free(m);
+            return -1;
+        }
+        m->pipe.pooling = (PoolMode)k;
+    }
+    if (build->normalize >= 0)
+        m->pipe.normalize = build->normalize != 0;
     const BertConfig *c = &m->enc.cfg;
     int rc = -1;
     if (m->tok.vocab.size > (size_t)c->vocab_size) {
@@ -93,8 +148,15 @@ int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, i
     }
     m->max_seq_length = len;
     m->batch_size = batch_size > 0 ? batch_size : 32;
+    if (build->dense_out > 0 && m->pipe.has_dense) {
+        se_fail(err, "%s already has a Dense layer (%d -> %d); a second one is not supported", dir, m->pipe.dense_in,
+                m->pipe.dense_out);
+        goto fail;
+    }
     if (m->pipe.has_dense && load_dense(m, err))
         goto fail;
+    if (build->dense_out > 0)
+        init_dense(m, build->dense_out, build->dense_act, se_mix64(build->seed ^ 0xDE45Eull));
     m->out_dim = m->pipe.has_dense ? m->pipe.dense_out : c->hidden_size;
     encoder_reserve(&m->enc, m->batch_size * len, m->batch_size);
     m->pooled = ops->alloc((size_t)m->batch_size * c->hidden_size * sizeof(float));

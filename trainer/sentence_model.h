@@ -11,6 +11,7 @@
 
 typedef struct SentenceModel {
     StPipeline pipe;
+    char vocab_path[ST_PATH_MAX]; /* where the vocabulary came from, if not the model directory */
     Tokenizer tok;
     Encoder enc;
     const Ops *ops;
@@ -27,9 +28,24 @@ typedef struct SentenceModel {
     size_t *lower_lens;
 } SentenceModel;
 
+/* How a training run may build its model beyond what the directory says (sm_load_with). */
+typedef struct {
+    bool random_init;        /* ignore/skip the weights: BERT init from config.json and seed */
+    uint64_t seed;
+    const char *vocab_path;  /* the tokenizer's vocab.txt when the directory has none, or NULL */
+    const char *pooling;     /* "mean", "cls", "max", "mean_sqrt_len_tokens", or NULL: the model's */
+    int dense_out;           /* > 0: append a Dense(hidden -> dense_out) layer, nn.Linear init */
+    DenseActivation dense_act;
+    int normalize;           /* -1: as the model, 0: no Normalize, 1: append Normalize */
+} SmBuild;
+
 /* max_seq_length 0: the model's own (sentence_bert_config.json, else the tokenizer's
  * model_max_length, capped by the position embeddings). */
 int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length, SeError *err);
+/* sm_load with a build (NULL: as sm_load). A model that already has a Dense layer gets no
+ * second one (an error). */
+int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length,
+                 const SmBuild *build, SeError *err);
 
 /* Packs the first n sequences of m->tb (just tokenized) into m->pb: positions from 0 in
  * each sequence, token type 0, cu_seqlens. */

@@ -280,8 +280,18 @@ static int write_all(const SentenceModel *m, const char *dir, SeError *err)
     static const char *const TOKENIZER_FILES[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
                                                   "special_tokens_map.json"};
     for (size_t k = 0; k < sizeof TOKENIZER_FILES / sizeof *TOKENIZER_FILES; k++)
-        if (copy_file(p->transformer_dir, dir, TOKENIZER_FILES[k], err))
+        if (!(m->vocab_path[0] && k < 2) && copy_file(p->transformer_dir, dir, TOKENIZER_FILES[k], err))
             return -1;
+    if (m->vocab_path[0]) { /* the vocabulary came from elsewhere (a config-only model directory) */
+        char *data, dst[ST_PATH_MAX];
+        size_t len;
+        if (file_read_all(m->vocab_path, &data, &len, err))
+            return -1;
+        int rc = path_join(dst, sizeof dst, dir, "vocab.txt", err) ? -1 : write_bytes(dst, data, len, err);
+        free(data);
+        if (rc)
+            return -1;
+    }
 
     cJSON *sb = cJSON_CreateObject();
     cJSON_AddNumberToObject(sb, "max_seq_length", m->max_seq_length);

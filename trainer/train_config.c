@@ -9,7 +9,9 @@
 static const char *TOP_KEYS[] = {"model", "max_seq_length", "data", "loss", "batch_size", "epochs", "max_steps", "lr",
                                  "schedule", "warmup_steps", "warmup_ratio", "weight_decay", "max_grad_norm", "seed",
                                  "device", "output_dir", "log_every", "eval",
-                                 "gradient_accumulation_steps", NULL};
+                                 "gradient_accumulation_steps", "init", "vocab", "pooling", "dense", "normalize",
+                                 "dropout", NULL};
+static const char *DENSE_KEYS[] = {"out_features", "activation", NULL};
 static const char *DATA_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
                                   "drop_labels", NULL};
 static const char *EVAL_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
@@ -162,6 +164,49 @@ static int load_loss(TrainRecipe *r, const char *path, SeError *err)
     return 0;
 }
 
+/* init, vocab, pooling, dense, normalize, dropout: how the model is built for training. */
+static int load_model_build(TrainRecipe *r, const char *path, SeError *err)
+{
+    const cJSON *root = r->root;
+    SmBuild *b = &r->build;
+    b->normalize = -1;
+    b->seed = r->train.seed;
+    const char *init = "pretrained", *act = "tanh";
+    if (json_opt_string(root, "init", &init, path, err) < 0 || json_opt_string(root, "vocab", &b->vocab_path, path, err) < 0 ||
+        json_opt_string(root, "pooling", &b->pooling, path, err) < 0)
+        return -1;
+    if (strcmp(init, "pretrained") && strcmp(init, "random"))
+        return se_fail(err, "%s: key \"init\": \"%s\" is not one of pretrained (the model's weights) or random "
+                       "(BERT initialization from the model's config.json)", path, init);
+    b->random_init = !strcmp(init, "random");
+    const cJSON *normalize = cJSON_GetObjectItemCaseSensitive(root, "normalize");
+    if (normalize && !cJSON_IsNull(normalize)) {
+        if (!cJSON_IsBool(normalize))
+            return se_fail(err, "%s: key \"normalize\": expected true or false", path);
+        b->normalize = cJSON_IsTrue(normalize);
+    }
+    const cJSON *dense = cJSON_GetObjectItemCaseSensitive(root, "dense");
+    if (dense && !cJSON_IsNull(dense)) {
+        if (!cJSON_IsObject(dense))
+            return se_fail(err, "%s: key \"dense\": expected an object like {\"out_features\": 256, "
+                           "\"activation\": \"tanh\"}", path);
+        if (check_keys(dense, DENSE_KEYS, "dense.", path, err))
+            return -1;
+        double out;
+        if (get_num(dense, "out_features", &out, 0, 0, 1 << 20, path, "dense.", err))
+            return -1;
+        if (out == 0 || out != floor(out))
+            return se_fail(err, "%s: key \"dense.out_features\": expected a positive integer", path);
+        b->dense_out = (int)out;
+        if (json_opt_string(dense, "activation", &act, path, err) < 0)
+            return -1;
+        if (strcmp(act, "tanh") && strcmp(act, "identity"))
+            return se_fail(err, "%s: key \"dense.activation\": \"%s\" is not one of tanh, identity", path, act);
+        b->dense_act = strcmp(act, "tanh") ? DENSE_IDENTITY : DENSE_TANH;
+    }
+    return get_num(root, "dropout", &r->dropout, -1, 0, 0.95, path, "", err);
+}
+
 int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, int n_overrides, SeError *err)
 {
     memset(r, 0, sizeof *r);
@@ -238,7 +283,7 @@ int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, 
         goto fail;
     r->log_every = (int)v;
     r->train.adamw.beta1 = 0.9, r->train.adamw.beta2 = 0.999, r->train.adamw.eps = 1e-8;
-    if (load_loss(r, path, err))
+    if (load_loss(r, path, err) || load_model_build(r, path, err))
         goto fail;
     return 0;
 fail:

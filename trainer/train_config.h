@@ -12,6 +12,15 @@
  *   schedule (warmuplinear), warmup_steps or warmup_ratio (0), weight_decay (0.01),
  *   max_grad_norm (1), seed (42), device (cpu), output_dir, log_every (10),
  *   gradient_accumulation_steps (1: micro-batches of batch_size per optimizer step)
+ *   init             pretrained (default: the model's weights) | random (BERT init from the
+ *                    model directory's config.json; it needs no weights)
+ *   vocab            a vocab.txt for a model directory without tokenizer files
+ *   pooling          mean | cls | max | mean_sqrt_len_tokens (default: the model's)
+ *   dense            {out_features, activation (tanh|identity)}: a Dense layer added on top
+ *   normalize        true / false: add or drop the Normalize module (default: the model's)
+ *   dropout          hidden and attention-probability dropout in training (default: the
+ *                    model config's hidden_dropout_prob / attention_probs_dropout_prob, as
+ *                    sentence-transformers trains; 0 turns it off)
  *   eval             a data spec with 2 columns + label (similarity) or 3 (triplets), and
  *                    "every": N steps (and at the end), logged with the training metrics */
 #ifndef SENTEMBED_TRAIN_CONFIG_H
@@ -33,6 +42,8 @@ typedef struct {
     long eval_every;
     LossConfig loss;
     TrainConfig train;
+    SmBuild build;  /* init, vocab, pooling, dense, normalize */
+    double dropout; /* -1: the model config's rates */
 } TrainRecipe;
 
 /* Reads path, applies overrides ("key=value" with dotted keys; a value that parses as JSON

@@ -2,7 +2,10 @@
  * tokenize -> encoder (training graph) -> pooling -> [Dense] -> [Normalize] -> loss ->
  * backward -> global-norm clipping -> AdamW with the learning-rate schedule.
  * Weight decay follows transformers' Trainer (what sentence-transformers' fit uses): none
- * on biases and LayerNorm parameters. CPU only for now (the CUDA backward ops are next). */
+ * on biases and LayerNorm parameters. Written against the op table: every parameter,
+ * gradient and moment lives in backend memory. The loss runs fused on the backend where it
+ * has a kernel for it (CUDA: triplet, MNRL, softmax) and otherwise on the host in double
+ * on the downloaded embeddings (the batch's embeddings are small). */
 #ifndef SENTEMBED_TRAINER_H
 #define SENTEMBED_TRAINER_H
 
@@ -35,8 +38,9 @@ typedef struct {
     ScheduleKind schedule;
     long warmup_steps, total_steps;
     double max_grad_norm; /* 0: no clipping */
-    unsigned seed;        /* SoftmaxLoss classifier init */
+    unsigned seed;        /* SoftmaxLoss classifier init and dropout masks */
     int accumulation;     /* micro-batches per optimizer step (gradient accumulation), >= 1 */
+    float hidden_dropout, attention_dropout; /* 0: off (BERT's config says 0.1 for both) */
 } TrainConfig;
 
 typedef struct {
@@ -44,20 +48,23 @@ typedef struct {
     LossConfig loss;
     TrainConfig cfg;
     EncoderTrainer et;
-    float *m_enc, *v_enc;            /* AdamW moments of the encoder arena (backend) */
-    float *dense_gw, *dense_gb;      /* Dense gradients and moments (host: the layer is small) */
+    /* backend f32 */
+    float *m_enc, *v_enc;            /* AdamW moments of the encoder arena */
+    float *dense_gw, *dense_gb;      /* Dense gradients and moments */
     float *dense_mw, *dense_vw, *dense_mb, *dense_vb;
-    double *cls_w, *cls_b;           /* SoftmaxLoss classifier [L, 3D] and its moments */
-    float *cls_wf, *cls_bf, *cls_gw, *cls_gb, *cls_m, *cls_v, *cls_mb, *cls_vb;
+    float *cls_w, *cls_b;            /* SoftmaxLoss classifier [L, 3D], [L] (trained with the model) */
+    float *cls_gw, *cls_gb, *cls_mw, *cls_vw, *cls_mb, *cls_vb;
+    float *pre_norm, *g, *g_norm, *g_pool; /* [N, D], [N, D], [N, D], [N, H] */
+    int32_t *d_labels;               /* class ids for a fused SoftmaxLoss [max_rows] */
+    void *dout;                      /* act [max tokens, H] */
     long step;                       /* optimizer steps done */
+    long micro_steps;                /* micro-batches done (dropout masks are drawn per micro-batch) */
     int pending;                     /* micro-batches accumulated since the last update */
     int max_rows;                    /* rows per batch the buffers hold */
-    /* per-step buffers, allocated once (nothing is allocated inside a step) */
-    float *pre_norm, *g, *g2;        /* [N, D], [N, max(D, H)], [N, H] */
-    double *x, *dx;                  /* embeddings and their gradient, [N, D] */
-    double *cls_gw_d, *cls_gb_d;     /* SoftmaxLoss classifier gradient in double */
-    int *class_ids;                  /* [max_rows] */
-    void *dout;                      /* backend act [max tokens, H] */
+    /* host scratch for the losses computed in double, allocated once */
+    float *emb_host, *g_host, *cls_host;
+    double *x, *dx, *cls_wd, *cls_bd, *cls_gwd, *cls_gbd;
+    int *class_ids;
     int n_columns;
     double last_grad_norm, last_lr;
 } Trainer;
@@ -69,6 +76,8 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
  * and backward, gradients scaled by 1 / accumulation and summed; every accumulation-th
  * call also clips and updates (as transformers' Trainer does). Returns the batch loss. */
 double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, int rows, const double *labels);
+/* Replaces the SoftmaxLoss classifier (host W [L, 3D], b [L]), e.g. with the reference's initial weights. */
+void trainer_set_classifier(Trainer *t, const float *W, const float *b);
 /* Applies a partial accumulation (the end of an epoch); returns 1 if it updated. */
 int trainer_flush(Trainer *t);
 void trainer_free(Trainer *t);
