@@ -13,162 +13,7 @@
  * check it prints max|d|, max|d| / max|ref| ("rel") and the worst |d| / tol_i ratio.
  *
  * Seed: the first argument, else the clock; printed so that a failure can be replayed. */
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-extern "C" {
-#include "kernels/ops.h"
-}
-
-#define BF16_TOL (1.0 / 128)   /* twice the largest relative error of one bf16 rounding, 2^-8 */
-#define U32 (1.0 / 16777216.0) /* fp32 unit roundoff 2^-24 */
-
-static const Ops *gpu, *cpu;
-static int n_passed, n_failed;
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull); /* splitmix64 */
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float rng_uniform(float lo, float hi)
-{
-    return lo + (hi - lo) * (float)((rng_next() >> 40) * (1.0 / 16777216.0));
-}
-
-static void *xmalloc(size_t bytes)
-{
-    void *p = malloc(bytes ? bytes : 1);
-    if (!p) {
-        fprintf(stderr, "test_cuda_ops: out of host memory (%zu bytes)\n", bytes);
-        exit(1);
-    }
-    return p;
-}
-
-/* Round to nearest even, as the device's __float2bfloat16_rn (inputs here are finite). */
-static float bf16_round(float x)
-{
-    uint32_t u;
-    memcpy(&u, &x, sizeof u);
-    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    memcpy(&x, &u, sizeof x);
-    return x;
-}
-
-/* n uniform values in [lo, hi), rounded to bf16 when they stand for activations or weights. */
-static float *rand_vec(size_t n, float lo, float hi, bool bf16)
-{
-    float *v = (float *)xmalloc(n * sizeof *v);
-    for (size_t i = 0; i < n; i++)
-        v[i] = bf16 ? bf16_round(rng_uniform(lo, hi)) : rng_uniform(lo, hi);
-    return v;
-}
-
-static float *dup_vec(const float *v, size_t n)
-{
-    float *d = (float *)xmalloc(n * sizeof *d);
-    memcpy(d, v, n * sizeof *d);
-    return d;
-}
-
-static void *gpu_act(const float *host, size_t n)
-{
-    void *d = gpu->alloc(n * gpu->act_size);
-    gpu->upload_act(d, host, n);
-    return d;
-}
-
-static void *gpu_copy(const void *host, size_t bytes)
-{
-    void *d = gpu->alloc(bytes);
-    gpu->copy_to_device(d, host, bytes);
-    return d;
-}
-
-static float *host_act(const void *dev, size_t n)
-{
-    float *h = (float *)xmalloc(n * sizeof *h);
-    gpu->download_act(h, dev, n);
-    return h;
-}
-
-static float *host_f32(const void *dev, size_t n)
-{
-    float *h = (float *)xmalloc(n * sizeof *h);
-    gpu->copy_to_host(h, dev, n * sizeof *h);
-    return h;
-}
-
-static double max_abs(const float *v, size_t n)
-{
-    double m = 0;
-    for (size_t i = 0; i < n; i++)
-        m = fmax(m, fabs(v[i]));
-    return m;
-}
-
-/* Passes when |got_i - ref_i| <= rtol*|ref_i| + atol + (atol_i ? atol_i[i] : 0) for every i;
- * NaN anywhere fails. */
-static void check(const char *what, const char *tol_text, const float *got, const float *ref, size_t n, double rtol,
-                  double atol, const float *atol_i)
-{
-    double max_d = 0, worst = 0;
-    size_t bad = 0, first_bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double d = fabs((double)got[i] - (double)ref[i]);
-        const double tol = rtol * fabs((double)ref[i]) + atol + (atol_i ? atol_i[i] : 0.0);
-        if (!(d <= tol)) {
-            if (!bad)
-                first_bad = i;
-            bad++;
-        }
-        if (d > max_d || d != d)
-            max_d = d;
-        const double ratio = tol > 0 ? d / tol : (d > 0 ? INFINITY : 0.0);
-        if (ratio > worst || ratio != ratio)
-            worst = ratio;
-    }
-    const double max_ref = max_abs(ref, n);
-    printf("%-46s max|d| %9.3e  rel %9.3e  worst |d|/tol %6.3f  tol %s  %s\n", what, max_d,
-           max_ref > 0 ? max_d / max_ref : max_d, worst, tol_text, bad ? "FAIL" : "PASS");
-    if (bad) {
-        printf("    %zu of %zu elements out of tolerance; first at %zu: gpu %.9g cpu %.9g\n", bad, n, first_bad,
-               got[first_bad], ref[first_bad]);
-        n_failed++;
-    } else {
-        n_passed++;
-    }
-}
-
-typedef struct {
-    const char *name;
-    int n_seqs, T, max_seqlen;
-    int32_t cu_seqlens[8];
-} Batch;
-
-static Batch make_batch(const char *name, const int *lens, int n)
-{
-    Batch b;
-    memset(&b, 0, sizeof b);
-    b.name = name;
-    b.n_seqs = n;
-    for (int s = 0; s < n; s++) {
-        b.cu_seqlens[s + 1] = b.cu_seqlens[s] + lens[s];
-        if (lens[s] > b.max_seqlen)
-            b.max_seqlen = lens[s];
-    }
-    b.T = b.cu_seqlens[n];
-    return b;
-}
+#include "tests/cuda_test_util.h"
 
 /* The conversions themselves: upload_act must round to nearest even and download_act be exact. */
 static void test_transfers(void)
@@ -200,14 +45,8 @@ static void test_embed(const Batch *b, int H)
     const int vocab = 1000, n_pos = 512, n_types = 2, T = b->T;
     float *word = rand_vec((size_t)vocab * H, -1, 1, false), *pos = rand_vec((size_t)n_pos * H, -1, 1, false);
     float *type = rand_vec((size_t)n_types * H, -1, 1, false);
-    int32_t *ids = (int32_t *)xmalloc(T * sizeof(int32_t)), *positions = (int32_t *)xmalloc(T * sizeof(int32_t));
-    int32_t *types = (int32_t *)xmalloc(T * sizeof(int32_t));
-    for (int s = 0; s < b->n_seqs; s++)
-        for (int t = b->cu_seqlens[s]; t < b->cu_seqlens[s + 1]; t++) {
-            ids[t] = (int32_t)(rng_next() % vocab);
-            positions[t] = t - b->cu_seqlens[s];
-            types[t] = (int32_t)(rng_next() % n_types);
-        }
+    int32_t *ids, *positions, *types;
+    random_tokens(b, vocab, n_types, &ids, &positions, &types);
     float *ref = (float *)xmalloc((size_t)T * H * sizeof(float));
     cpu->embed(ref, ids, positions, types, word, pos, type, T, H);
 
@@ -263,24 +102,6 @@ static void test_layernorm(const Batch *b, int H, bool residual, bool in_place)
     gpu->free(d_gamma);
     gpu->free(d_beta);
     free(x), free(r), free(gamma), free(beta), free(ref), free(got);
-}
-
-/* scale * sum_k |a_ik||w_jk| for every output (i, j): the size of a GEMM's rounding error
- * bound, computed with the CPU GEMM on absolute values. */
-static float *gemm_error_scale(const float *a, const float *w, int M, int N, int K, double scale)
-{
-    float *abs_a = dup_vec(a, (size_t)M * K), *abs_w = dup_vec(w, (size_t)N * K);
-    for (size_t i = 0; i < (size_t)M * K; i++)
-        abs_a[i] = fabsf(abs_a[i]);
-    for (size_t i = 0; i < (size_t)N * K; i++)
-        abs_w[i] = fabsf(abs_w[i]);
-    float *bound = (float *)xmalloc((size_t)M * N * sizeof(float));
-    cpu->matmul(bound, abs_a, abs_w, NULL, M, N, K);
-    for (size_t i = 0; i < (size_t)M * N; i++)
-        bound[i] = (float)(bound[i] * scale);
-    free(abs_a);
-    free(abs_w);
-    return bound;
 }
 
 /* bf16 products are exact in fp32, so the GEMM differs from the reference only by the
@@ -491,16 +312,8 @@ static void test_normalize(int N, int D)
 
 int main(int argc, char **argv)
 {
-    char why[256] = "";
-    gpu = ops_cuda(why, sizeof why);
-    if (!gpu) {
-        printf("test_cuda_ops: %s, skipped\n", why);
+    if (!cuda_test_start("test_cuda_ops", argc, argv))
         return 77;
-    }
-    cpu = ops_cpu();
-    rng_state = argc > 1 ? strtoull(argv[1], NULL, 10) : (uint64_t)time(NULL);
-    printf("test_cuda_ops: seed %llu (replay with: test_cuda_ops %llu)\n", (unsigned long long)rng_state,
-           (unsigned long long)rng_state);
 
     const int lens_a[] = {1, 7, 128, 300}, lens_b[] = {512, 3, 64}, lens_c[] = {1};
     const Batch ba = make_batch("[1,7,128,300]", lens_a, 4), bb = make_batch("[512,3,64]", lens_b, 3);
@@ -553,6 +366,5 @@ int main(int argc, char **argv)
     test_normalize(16, 384);
     test_normalize(16, 768);
 
-    printf("test_cuda_ops: %d passed, %d failed\n", n_passed, n_failed);
-    return n_failed != 0;
+    return cuda_test_finish();
 }

@@ -66,6 +66,27 @@ __device__ __forceinline__ float block_sum(float v)
     return warp_sum(v);
 }
 
+/* Column sums of a row-major [rows, N] matrix by tiles: blocks of COLUMN_TILE_COLS x
+ * COLUMN_TILE_ROWS threads, thread (x, y) summing column n = blockIdx.x * COLUMN_TILE_COLS + x
+ * over every COLUMN_TILE_ROWS-th row of the block's rows (neighbouring threads read
+ * neighbouring columns). column_tile_add adds the tile's partial sums up in shared memory
+ * and atomically onto dst[n]; the order of the tiles' additions, hence the last bits, varies
+ * by run. Every thread of the block must call it (it holds a barrier). */
+#define COLUMN_TILE_COLS 32
+#define COLUMN_TILE_ROWS 8
+
+__device__ __forceinline__ void column_tile_add(float *dst, int n, int N, float sum)
+{
+    __shared__ float partial[COLUMN_TILE_ROWS][COLUMN_TILE_COLS];
+    partial[threadIdx.y][threadIdx.x] = sum;
+    __syncthreads();
+    if (threadIdx.y == 0 && n < N) {
+        for (int r = 1; r < COLUMN_TILE_ROWS; r++)
+            sum += partial[r][threadIdx.x];
+        atomicAdd(&dst[n], sum);
+    }
+}
+
 /* Blocks for a grid-stride loop over n elements: enough to fill an H100 many times over,
  * capped so the count always fits gridDim.x. */
 static inline unsigned int grid_blocks(size_t n, unsigned int threads)
@@ -87,6 +108,10 @@ extern CudaContext cuda_ctx;
  * a, w, out are of `type` (CUDA_R_16BF or CUDA_R_32F), bias is fp32 or NULL (matmul.cu). */
 void gemm_forward_cuda(void *out, const void *a, const void *w, const float *bias, int M, int N, int K,
                        cudaDataType_t type);
+/* Its backward (matmul.cu): da[M,K] = dout @ w (of `type`, written; skipped when NULL),
+ * dw[N,K] += dout^T @ a and dbias[N] += column sums of dout (fp32; dbias may be NULL). */
+void gemm_backward_cuda(void *da, float *dw, float *dbias, const void *dout, const void *a, const void *w, int M,
+                        int N, int K, cudaDataType_t type);
 
 /* The op table's forward ops (one file each; the math is in ops.h and at each file's top). */
 void embed_forward_cuda(void *out, const int32_t *ids, const int32_t *positions, const int32_t *types,
@@ -103,6 +128,25 @@ void linear_f32_forward_cuda(float *out, const float *a, const float *w, const f
                              int K);
 void tanh_forward_cuda(float *x, size_t n);
 void normalize_forward_cuda(float *x, int N, int D);
+
+/* The backward ops (same files; register_backward.cu puts them into the table). */
+void embed_backward_cuda(float *dword, float *dpos, float *dtype, const void *dout, const int32_t *ids,
+                         const int32_t *positions, const int32_t *types, int T, int H);
+void layernorm_backward_cuda(void *dx, float *dgamma, float *dbeta, const void *dout, const void *x,
+                             const void *residual, const float *gamma, int T, int H, float eps);
+void matmul_backward_cuda(void *da, float *dw, float *dbias, const void *dout, const void *a, const void *w, int M,
+                          int N, int K);
+void bias_gelu_backward_cuda(void *dpre, float *dbias, const void *dout, const void *pre, const float *bias, int T,
+                             int N);
+void attention_backward_cuda(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
+                             int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed);
+void pool_backward_cuda(void *dx, const float *dout, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
+                        PoolMode mode);
+void linear_f32_backward_cuda(float *da, float *dw, float *dbias, const float *dout, const float *a, const float *w,
+                              int M, int N, int K);
+void tanh_backward_cuda(float *dx, const float *dout, const float *y, size_t n);
+void normalize_backward_cuda(float *dx, const float *dout, const float *x, int N, int D);
+void add_act_cuda(void *y, const void *x, size_t n);
 
 /* Fill in the table's backward ops (register_backward.cu) and training-support ops and fused
  * losses (register_training.cu); called by ops_cuda() in backend.cu. */
