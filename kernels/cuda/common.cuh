@@ -87,6 +87,20 @@ __device__ __forceinline__ void column_tile_add(float *dst, int n, int N, float 
     }
 }
 
+/* Maximum over the block, returned to every thread (same rules as block_sum). */
+__device__ __forceinline__ float block_max(float v)
+{
+    __shared__ float partial_max[32];
+    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    v = warp_max(v);
+    __syncthreads();
+    if (lane == 0)
+        partial_max[warp] = v;
+    __syncthreads();
+    v = lane < (int)(blockDim.x / 32) ? partial_max[lane] : -INFINITY;
+    return warp_max(v);
+}
+
 /* Blocks for a grid-stride loop over n elements: enough to fill an H100 many times over,
  * capped so the count always fits gridDim.x. */
 static inline unsigned int grid_blocks(size_t n, unsigned int threads)

@@ -43,20 +43,6 @@
 /* The values of TripletMetric (trainer/loss.h), as ops.h documents them. */
 enum { METRIC_EUCLIDEAN = 0, METRIC_COSINE = 1, METRIC_MANHATTAN = 2 };
 
-/* Maximum over the block, returned to every thread (blockDim.x a multiple of 32). */
-__device__ static float block_max(float v)
-{
-    __shared__ float partial[32];
-    const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
-    v = warp_max(v);
-    __syncthreads();
-    if (lane == 0)
-        partial[warp] = v;
-    __syncthreads();
-    v = lane < (int)(blockDim.x / 32) ? partial[lane] : -CUDART_INF_F;
-    return warp_max(v);
-}
-
 /* log(sum / e_t) for a row whose exp(z - max) sum is `sum`, `others` of it off the target,
  * zt = z_target - max. When e_t underflows (a target far below the maximum), the plain form. */
 __device__ static float cross_entropy(float sum, float others, float zt)
