@@ -95,67 +95,84 @@ void attention_forward_cpu(float *out, const float *qkv, const int32_t *cu_seqle
  * dropout, the same mask M (entries keep / (1 - p)) regenerated:
  *   dV = (P o M)^T dO,   dP = (dO V^T) o M,   dS = P o (dP - rowsum(dP o P)),
  *   dQ = scale * dS K,   dK = scale * dS^T Q.
- * dqkv is written ([dQ | dK | dV] in qkv's layout). p and ds are len x len scratch. */
-static void attend_head_backward(float *dqkv, const float *dout, const float *qkv, int b, int len, int h, AttnShape s,
-                                 float *p, float *ds)
+ * dqkv is written ([dQ | dK | dV] in qkv's layout). As in the forward, every inner loop
+ * runs over contiguous memory: K and V are transposed into kt, vt [head_dim, len]; dK and
+ * dV are accumulated row by row in dk, dv [len, head_dim]. p, ds: [len] per query row. */
+typedef struct {
+    float *kt, *vt, *p, *ds, *dk, *dv;
+} AttnScratch;
+
+__attribute__((target_clones("avx2", "default"))) static void attend_head_backward(
+    float *restrict dqkv, const float *restrict dout, const float *restrict qkv, int b, int len, int h, AttnShape s,
+    AttnScratch w)
 {
     const int hd = s.head_dim;
-#define Q(i) (qkv + (size_t)(b + (i)) * s.row + h * hd)
-#define K(j) (qkv + (size_t)(b + (j)) * s.row + s.D + h * hd)
-#define V(j) (qkv + (size_t)(b + (j)) * s.row + 2 * s.D + h * hd)
-#define DQKV(i, part) (dqkv + (size_t)(b + (i)) * s.row + (part) * s.D + h * hd)
+    float *restrict kt = w.kt, *restrict vt = w.vt, *restrict p = w.p, *restrict ds = w.ds, *restrict dk = w.dk,
+                    *restrict dv = w.dv;
+    for (int j = 0; j < len; j++) {
+        const float *k = qkv + (size_t)(b + j) * s.row + s.D + h * hd, *v = k + s.D;
+        for (int d = 0; d < hd; d++) {
+            kt[d * len + j] = k[d];
+            vt[d * len + j] = v[d];
+        }
+    }
+    for (size_t e = 0; e < (size_t)len * hd; e++)
+        dk[e] = dv[e] = 0.0f;
+    const float keep_scale = s.dropout_p > 0.0f ? 1.0f / (1.0f - s.dropout_p) : 1.0f;
     for (int i = 0; i < len; i++) {
-        float *pi = p + (size_t)i * len, mx = -INFINITY;
-        for (int j = 0; j < len; j++) {
-            float dot = 0;
-            for (int d = 0; d < hd; d++)
-                dot += Q(i)[d] * K(j)[d];
-            pi[j] = dot * s.scale;
-            mx = pi[j] > mx ? pi[j] : mx;
+        const float *q = qkv + (size_t)(b + i) * s.row + h * hd, *dO = dout + (size_t)(b + i) * s.D + h * hd;
+        /* p = softmax(scale q K^T), dp = dO V^T */
+        for (int j = 0; j < len; j++)
+            p[j] = ds[j] = 0.0f;
+        for (int d = 0; d < hd; d++) {
+            const float qd = q[d] * s.scale, gd = dO[d], *kd = kt + d * len, *vd = vt + d * len;
+            for (int j = 0; j < len; j++) {
+                p[j] += qd * kd[j];
+                ds[j] += gd * vd[j];
+            }
         }
-        double sum = 0;
+        float mx = p[0];
+        for (int j = 1; j < len; j++)
+            mx = p[j] > mx ? p[j] : mx;
+        float sum = 0.0f;
         for (int j = 0; j < len; j++)
-            sum += pi[j] = expf(pi[j] - mx);
+            sum += p[j] = vm_expf(p[j] - mx);
+        const float inv = 1.0f / sum;
         for (int j = 0; j < len; j++)
-            pi[j] = (float)(pi[j] / sum);
-        const float *dO = dout + (size_t)(b + i) * s.D + h * hd;
-        const float keep_scale = s.dropout_p > 0.0f ? 1.0f / (1.0f - s.dropout_p) : 1.0f;
-        double row = 0;
-        for (int j = 0; j < len; j++) {
-            float dp = 0;
-            for (int d = 0; d < hd; d++)
-                dp += dO[d] * V(j)[d];
-            if (s.dropout_p > 0.0f)
-                dp = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p
-                         ? dp * keep_scale : 0.0f;
-            ds[(size_t)i * len + j] = dp;
-            row += (double)dp * pi[j];
-        }
+            p[j] *= inv;
+        if (s.dropout_p > 0.0f) /* ds holds dP' (gradient of the dropped probabilities): mask it */
+            for (int j = 0; j < len; j++)
+                ds[j] = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p
+                            ? ds[j] * keep_scale : 0.0f;
+        float row = 0.0f;
         for (int j = 0; j < len; j++)
-            ds[(size_t)i * len + j] = pi[j] * (ds[(size_t)i * len + j] - (float)row);
+            row += ds[j] * p[j];
+        for (int j = 0; j < len; j++)
+            ds[j] = p[j] * (ds[j] - row) * s.scale; /* scale folded in for dQ and dK */
         if (s.dropout_p > 0.0f) /* from here on p holds the dropped probabilities, for dV */
             for (int j = 0; j < len; j++)
-                pi[j] = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p
-                            ? pi[j] * keep_scale : 0.0f;
-    }
-    for (int i = 0; i < len; i++) {
-        float *dq = DQKV(i, 0), *dk = DQKV(i, 1), *dv = DQKV(i, 2);
-        for (int d = 0; d < hd; d++) {
-            double q = 0, k = 0, v = 0;
-            for (int j = 0; j < len; j++) {
-                q += (double)ds[(size_t)i * len + j] * K(j)[d];
-                k += (double)ds[(size_t)j * len + i] * Q(j)[d];
-                v += (double)p[(size_t)j * len + i] * dout[(size_t)(b + j) * s.D + h * hd + d];
+                p[j] = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p
+                           ? p[j] * keep_scale : 0.0f;
+        float *dq = dqkv + (size_t)(b + i) * s.row + h * hd;
+        for (int d = 0; d < hd; d++)
+            dq[d] = 0.0f;
+        for (int j = 0; j < len; j++) {
+            const float *k = qkv + (size_t)(b + j) * s.row + s.D + h * hd, sij = ds[j], pij = p[j];
+            float *dkj = dk + (size_t)j * hd, *dvj = dv + (size_t)j * hd;
+            for (int d = 0; d < hd; d++) {
+                dq[d] += sij * k[d];
+                dkj[d] += sij * q[d];
+                dvj[d] += pij * dO[d];
             }
-            dq[d] = (float)(q * s.scale);
-            dk[d] = (float)(k * s.scale);
-            dv[d] = (float)v;
         }
     }
-#undef Q
-#undef K
-#undef V
-#undef DQKV
+    for (int j = 0; j < len; j++) {
+        float *dkr = dqkv + (size_t)(b + j) * s.row + s.D + h * hd, *dvr = dkr + s.D;
+        for (int d = 0; d < hd; d++) {
+            dkr[d] = dk[(size_t)j * hd + d];
+            dvr[d] = dv[(size_t)j * hd + d];
+        }
+    }
 }
 
 void attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const int32_t *cu_seqlens, int n_seqs,
@@ -163,17 +180,18 @@ void attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, co
 {
     const int D = heads * head_dim;
     const AttnShape shape = {3 * D, D, head_dim, heads, 1.0f / sqrtf((float)head_dim), dropout_p, seed};
-    const size_t cap = (size_t)(max_seqlen > 0 ? max_seqlen : 1);
+    const size_t cap = (size_t)(max_seqlen > 0 ? max_seqlen : 1), hd = (size_t)head_dim;
 #pragma omp parallel
     {
-        float *p = se_xmalloc(cap * cap * sizeof *p), *ds = se_xmalloc(cap * cap * sizeof *ds);
+        float *mem = se_xmalloc((4 * cap * hd + 2 * cap) * sizeof *mem);
+        AttnScratch w = {mem, mem + cap * hd, mem + 2 * cap * hd, mem + 2 * cap * hd + cap,
+                         mem + 2 * cap * hd + 2 * cap, mem + 3 * cap * hd + 2 * cap};
 #pragma omp for collapse(2) schedule(dynamic, 1)
         for (int s = 0; s < n_seqs; s++)
             for (int h = 0; h < heads; h++)
                 if (cu_seqlens[s + 1] > cu_seqlens[s])
                     attend_head_backward(dqkv, dout, qkv, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, shape,
-                                         p, ds);
-        free(p);
-        free(ds);
+                                         w);
+        free(mem);
     }
 }
