@@ -13,5 +13,10 @@ bool file_exists(const char *path);
 bool dir_exists(const char *path);
 /* dir + "/" + name into out (of size cap); fails with a message if it does not fit. */
 int path_join(char *out, size_t cap, const char *dir, const char *name, SeError *err);
+/* Removes a file or a whole directory tree (symbolic links are removed, not followed);
+ * 0 also when nothing was there. */
+int remove_tree(const char *path);
+/* fsync of a directory, so a rename or a new entry in it survives a crash (best effort). */
+void fsync_dir(const char *path);
 
 #endif

@@ -6,6 +6,7 @@
 #include "host/safetensors.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/bert_config.h"
+#include "trainer/checkpoint.h"
 #include "trainer/cli.h"
 #include "trainer/st_pipeline.h"
 
@@ -65,5 +66,15 @@ int cmd_info(int argc, char **argv)
     printf("tokenizer:    WordPiece, %zu tokens, lowercase %s, strip accents %s, model_max_length %lld\n",
            tok.vocab.size, tok.norm.lowercase ? "yes" : "no", tok.strip ? "yes" : "no", tok.model_max_length);
     tok_free(&tok);
+    char state[4200];
+    snprintf(state, sizeof state, "%s/training_state.bin", dir);
+    if (file_exists(state)) { /* a training checkpoint */
+        TrainPosition pos;
+        if (checkpoint_describe(dir, &pos, &err)) {
+            fprintf(stderr, "sentembed info: error: %s\n", err.msg);
+            return 1;
+        }
+        printf("checkpoint:   after optimizer step %ld, epoch %ld (training state verified)\n", pos.step, pos.epoch + 1);
+    }
     return 0;
 }

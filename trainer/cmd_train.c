@@ -2,6 +2,7 @@
  * (trainer/train_config.h lists the recipe's keys) and save it as a sentence-transformers
  * directory. Progress on stderr, metrics as JSON lines in OUTPUT_DIR/metrics.jsonl. */
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "trainer/checkpoint.h"
 #include "trainer/cli.h"
 #include "trainer/dataset.h"
 #include "trainer/evaluator.h"
@@ -26,7 +28,14 @@ static const char USAGE[] =
     "drop_labels}, loss{type,metric,margin,scale,num_labels}, batch_size, epochs, max_steps, lr,\n"
     "schedule, warmup_steps, warmup_ratio, weight_decay, max_grad_norm, seed, device, output_dir,\n"
     "log_every, eval{...data keys, every}, gradient_accumulation_steps, init (pretrained|random),\n"
-    "vocab, pooling, dense{out_features,activation}, normalize, dropout.\n";
+    "vocab, pooling, dense{out_features,activation}, normalize, dropout, checkpoint{every,keep},\n"
+    "on_nan (stop|skip).\n"
+    "\n"
+    "  --resume DIR|latest   continue a run from a checkpoint (latest: the newest complete one\n"
+    "                        under output_dir/checkpoints); the recipe must be the same\n"
+    "  --stop-at STEP        write a checkpoint after optimizer step STEP and exit (as if\n"
+    "                        preempted). SIGTERM or SIGINT do the same after the current\n"
+    "                        step; a second SIGINT exits at once.\n";
 
 static double now_s(void)
 {
@@ -61,9 +70,47 @@ static int check_output_parent(const char *dir, SeError *err)
     return 0;
 }
 
+/* SIGTERM / SIGINT: finish the step, checkpoint, exit. A second SIGINT: exit at once (the
+ * last complete checkpoint stays as it was: checkpoints are renamed into place whole). */
+static volatile sig_atomic_t stop_signal, sigint_count;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGINT && ++sigint_count >= 2)
+        _exit(130);
+    stop_signal = sig;
+}
+
+static void install_signal_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* Copies the metrics of a checkpoint into the run's metrics file (a resumed run continues them). */
+static void continue_metrics(const char *checkpoint, FILE *metrics)
+{
+    char path[4300];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", checkpoint);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char buf[1 << 14];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+        fwrite(buf, 1, n, metrics);
+    fclose(f);
+    fflush(metrics);
+}
+
 int cmd_train(int argc, char **argv)
 {
-    const char *config = NULL;
+    const char *config = NULL, *resume = NULL;
+    long stop_at = -1;
     const char **sets = se_xmalloc((size_t)argc * sizeof *sets);
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
@@ -74,6 +121,10 @@ int cmd_train(int argc, char **argv)
             return 0;
         } else if ((v = cli_option_value(argc, argv, &i, "--set"))) {
             sets[n_sets++] = v;
+        } else if ((v = cli_option_value(argc, argv, &i, "--resume"))) {
+            resume = v;
+        } else if ((v = cli_option_value(argc, argv, &i, "--stop-at"))) {
+            stop_at = cli_parse_long(v, "--stop-at", 1, 1L << 40);
         } else if (argv[i][0] != '-' && !config) {
             config = argv[i];
         } else {
@@ -92,12 +143,27 @@ int cmd_train(int argc, char **argv)
     if (recipe_load(&r, config, sets, n_sets, &err))
         se_die("%s", err.msg);
     free(sets);
+    const uint64_t config_hash = recipe_hash(&r);
+    char checkpoint[4300] = "";
+    if (resume) {
+        if (!strcmp(resume, "latest")) {
+            if (checkpoint_latest(r.output_dir, checkpoint, sizeof checkpoint, &err))
+                se_die("--resume latest: %s", err.msg);
+        } else {
+            snprintf(checkpoint, sizeof checkpoint, "%s", resume);
+            if (checkpoint_verify(checkpoint, &err))
+                se_die("--resume %s: %s", resume, err.msg);
+        }
+    }
     Dataset data;
     if (dataset_load(&data, r.data, config, &err))
         se_die("%s", err.msg);
     bool needs_labels = r.loss.kind != LOSS_MNRL && r.loss.kind != LOSS_TRIPLET;
+    const char *loss_name = cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring;
     if (needs_labels && !data.label)
-        se_die("%s: loss \"%s\" needs labels: set data.label", config, cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring);
+        se_die("%s: loss \"%s\" needs labels: set data.label", config, loss_name);
+    if (data.n_rows == 0)
+        se_die("%s: no training examples in the data (%zu rows dropped by drop_labels)", config, data.dropped);
     if (check_output_parent(r.output_dir, &err))
         se_die("%s", err.msg);
     Dataset eval_data = {0};
@@ -106,7 +172,9 @@ int cmd_train(int argc, char **argv)
 
     SentenceModel m;
     const int K = data.n_columns, B = r.batch_size;
-    if (sm_load_with(&m, r.model, cli_backend(r.device), K * B, r.max_seq_length, &r.build, &err))
+    /* a checkpoint is a complete model directory: it is loaded as saved */
+    if (checkpoint[0] ? sm_load(&m, checkpoint, cli_backend(r.device), K * B, r.max_seq_length, &err)
+                      : sm_load_with(&m, r.model, cli_backend(r.device), K * B, r.max_seq_length, &r.build, &err))
         se_die("%s", err.msg);
     r.train.hidden_dropout = r.dropout >= 0 ? (float)r.dropout : m.enc.cfg.hidden_dropout_prob;
     r.train.attention_dropout = r.dropout >= 0 ? (float)r.dropout : m.enc.cfg.attention_probs_dropout_prob;
@@ -119,6 +187,15 @@ int cmd_train(int argc, char **argv)
     Trainer t;
     if (trainer_init(&t, &m, &r.loss, &r.train, K, B, &err))
         se_die("%s", err.msg);
+    TrainPosition pos = {0, 0, 0, 0, config_hash};
+    if (checkpoint[0]) {
+        if (checkpoint_read_state(checkpoint, &t, &pos, &err))
+            se_die("%s", err.msg);
+        if (pos.config_hash != config_hash)
+            se_die("--resume %s: the checkpoint was written by another recipe (only output_dir, log_every, eval, "
+                   "device, checkpoint and on_nan may change when resuming)", checkpoint);
+        fprintf(stderr, "resuming from %s: step %ld, epoch %ld\n", checkpoint, pos.step, pos.epoch + 1);
+    }
 
     /* metrics go beside the output until the model is saved, then into it */
     char metrics_path[4200], final_metrics[4200];
@@ -127,20 +204,23 @@ int cmd_train(int argc, char **argv)
     FILE *metrics = fopen(metrics_path, "w");
     if (!metrics)
         se_die("%s: cannot create: %s", metrics_path, strerror(errno));
+    if (checkpoint[0])
+        continue_metrics(checkpoint, metrics);
     fprintf(stderr, "training %s%s on %zu examples (%zu dropped) x %d columns: %ld steps of %d x %d, loss %s, "
             "dropout %.2g/%.2g, %s\n",
             r.model, r.build.random_init ? " (random init)" : "", data.n_rows, data.dropped, K, total, B, accum,
-            cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring, r.train.hidden_dropout,
-            r.train.attention_dropout, m.ops->name);
+            loss_name, r.train.hidden_dropout, r.train.attention_dropout, m.ops->name);
+    install_signal_handlers();
 
     size_t *order = se_xmalloc(data.n_rows * sizeof *order);
     const char **texts = se_xmalloc((size_t)K * B * sizeof *texts);
     size_t *lens = se_xmalloc((size_t)K * B * sizeof *lens);
     double *labels = se_xmalloc((size_t)B * sizeof *labels), start = now_s(), loss_sum = 0;
-    long step = 0, samples = 0, logged_steps = 0;
-    for (int epoch = 0; step < total; epoch++) {
+    long step = t.step, samples = 0, logged_steps = 0, skipped = 0, start_step = t.step;
+    const char *data_path = r.data ? cJSON_GetObjectItem(r.data, "path")->valuestring : config;
+    for (long epoch = pos.epoch; step < total; epoch++) {
         /* a fresh permutation per epoch from seed + epoch */
-        unsigned long long s = (unsigned long long)r.train.seed * 6364136223846793005ull + (unsigned)epoch + 1;
+        unsigned long long s = (unsigned long long)r.train.seed * 6364136223846793005ull + (unsigned long long)epoch + 1;
         for (size_t i = 0; i < data.n_rows; i++)
             order[i] = i;
         for (size_t i = data.n_rows; i > 1; i--) {
@@ -149,7 +229,8 @@ int cmd_train(int argc, char **argv)
             order[i - 1] = order[j];
             order[j] = tmp;
         }
-        for (size_t b0 = 0; b0 < data.n_rows && step < total; b0 += (size_t)B) {
+        size_t first = epoch == pos.epoch ? (size_t)pos.batch_start : 0;
+        for (size_t b0 = first; b0 < data.n_rows && step < total; b0 += (size_t)B) {
             int rows = (int)(data.n_rows - b0 < (size_t)B ? data.n_rows - b0 : (size_t)B);
             for (int rr = 0; rr < rows; rr++) {
                 size_t row = order[b0 + (size_t)rr];
@@ -163,30 +244,43 @@ int cmd_train(int argc, char **argv)
             if (r.loss.kind == LOSS_SOFTMAX)
                 for (int rr = 0; rr < rows; rr++)
                     if (labels[rr] < 0 || labels[rr] >= r.loss.num_labels || labels[rr] != floor(labels[rr]))
-                        se_die("%s: row %zu: label %g is not a class id in 0..%d (loss.num_labels)", r.data ?
-                               cJSON_GetObjectItem(r.data, "path")->valuestring : config, order[b0 + (size_t)rr] + 1,
-                               labels[rr], r.loss.num_labels - 1);
+                        se_die("%s: row %zu: label %g is not a class id in 0..%d (loss.num_labels)", data_path,
+                               order[b0 + (size_t)rr] + 1, labels[rr], r.loss.num_labels - 1);
             double loss = trainer_step(&t, texts, lens, rows, data.label ? labels : NULL);
             samples += rows;
-            if (!isfinite(loss))
-                se_die("step %ld: the loss is %g (batch of data rows starting with %zu); nothing was saved",
-                       t.step + 1, loss, order[b0] + 1);
+            bool last_of_epoch = b0 + (size_t)B >= data.n_rows;
+            int update = t.last_update;
+            if (isfinite(loss) && update == 0 && last_of_epoch) /* an epoch ends with an update, as transformers' Trainer does */
+                update = trainer_flush(&t);
+            if (!isfinite(loss) || update < 0) {
+                char rows_list[256] = "";
+                for (int rr = 0, o = 0; rr < rows && o < 200; rr++)
+                    o += snprintf(rows_list + o, sizeof rows_list - (size_t)o, "%s%zu", rr ? ", " : "",
+                                  order[b0 + (size_t)rr] + 1);
+                const char *what = !isfinite(loss) ? "the loss" : "the gradient norm";
+                double value = !isfinite(loss) ? loss : t.last_grad_norm;
+                if (!r.skip_nan)
+                    se_die("step %ld: %s is %g (batch of %s rows %s); stopped without saving (on_nan: stop; the "
+                           "checkpoints written so far are intact)", t.step + 1, what, value, data_path, rows_list);
+                fprintf(stderr, "sentembed: warning: step %ld: %s is %g (batch of %s rows %s); step skipped\n",
+                        t.step + 1, what, value, data_path, rows_list);
+                trainer_discard(&t);
+                skipped++;
+                continue;
+            }
             loss_sum += loss;
             logged_steps++;
-            bool last_of_epoch = b0 + (size_t)B >= data.n_rows;
-            if (last_of_epoch) /* an epoch ends with an update, as transformers' Trainer does */
-                trainer_flush(&t);
             if (t.step == step)
                 continue; /* still accumulating */
             step = t.step;
             if (step % r.log_every == 0 || step == total) {
                 double el = now_s() - start, rate = (double)samples / (el > 1e-9 ? el : 1e-9);
-                double eta = (double)(total - step) * el / (double)step;
-                fprintf(stderr, "step %ld/%ld  epoch %d  loss %.4f  lr %.3g  grad norm %.3g  %.1f samples/s  ETA %.0fs\n",
+                double eta = (double)(total - step) * el / (double)(step - start_step);
+                fprintf(stderr, "step %ld/%ld  epoch %ld  loss %.4f  lr %.3g  grad norm %.3g  %.1f samples/s  ETA %.0fs\n",
                         step, total, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate,
                         eta);
                 fprintf(metrics,
-                        "{\"step\": %ld, \"epoch\": %d, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
+                        "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
                         "\"samples_per_s\": %.2f}\n",
                         step, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate);
                 fflush(metrics);
@@ -208,8 +302,36 @@ int cmd_train(int argc, char **argv)
                 }
                 fflush(metrics);
             }
+            bool stop = stop_signal || step == stop_at;
+            if (stop || (r.checkpoint_every && step % r.checkpoint_every == 0) || (step == total && r.checkpoint_every)) {
+                pos.step = t.step, pos.micro_steps = t.micro_steps;
+                pos.epoch = last_of_epoch ? epoch + 1 : epoch;
+                pos.batch_start = last_of_epoch ? 0 : b0 + (size_t)B;
+                char written[4300];
+                fflush(metrics);
+                if (checkpoint_write(r.output_dir, &t, &pos, metrics_path, r.checkpoint_keep, written, sizeof written,
+                                     &err))
+                    se_die("%s", err.msg);
+                fprintf(stderr, "checkpoint: %s\n", written);
+                if (stop) {
+                    fprintf(stderr, "stopped after step %ld (%s); continue with: sentembed train %s --resume latest\n",
+                            step, stop_signal == SIGTERM ? "SIGTERM" : stop_signal == SIGINT ? "SIGINT" : "--stop-at",
+                            config);
+                    fclose(metrics);
+                    remove(metrics_path);
+                    free(order), free(texts), free(lens), free(labels);
+                    trainer_free(&t);
+                    sm_free(&m);
+                    dataset_free(&data);
+                    dataset_free(&eval_data);
+                    recipe_free(&r);
+                    return 0;
+                }
+            }
         }
     }
+    if (skipped)
+        fprintf(stderr, "%ld step(s) skipped for a NaN or inf loss or gradient (on_nan: skip)\n", skipped);
     if (fclose(metrics) != 0)
         se_die("%s: write failed", metrics_path);
     if (st_save(&m, r.output_dir, &err))

@@ -81,6 +81,56 @@ static void init_dense(SentenceModel *m, int out, DenseActivation act, uint64_t 
     free(w);
 }
 
+const char *const SM_TOKENIZER_FILE_NAMES[SM_TOKENIZER_FILES] = {"vocab.txt", "tokenizer.json",
+                                                                 "tokenizer_config.json", "special_tokens_map.json"};
+
+/* The tokenizer files' bytes, kept for the saved model: a checkpoint a run resumed from
+ * may be gone by the time the model is saved. The vocabulary of build->vocab_path stands
+ * for the directory's vocab.txt / tokenizer.json. */
+static int keep_tokenizer_files(SentenceModel *m, const char *vocab_path, SeError *err)
+{
+    for (int k = 0; k < SM_TOKENIZER_FILES; k++) {
+        char path[ST_PATH_MAX];
+        if (k < 2 && vocab_path) {
+            if (k == 0 && file_read_all(vocab_path, &m->tok_files[0].data, &m->tok_files[0].len, err))
+                return -1;
+            continue;
+        }
+        if (path_join(path, sizeof path, m->pipe.transformer_dir, SM_TOKENIZER_FILE_NAMES[k], err))
+            return -1;
+        if (file_exists(path) && file_read_all(path, &m->tok_files[k].data, &m->tok_files[k].len, err))
+            return -1;
+    }
+    return 0;
+}
+
+/* BertModel's pooler (pooler.dense.{weight,bias}, with or without "bert."), if the weights
+ * have it: unused here, kept for the saved model (st_save). */
+static void load_pooler(SentenceModel *m)
+{
+    const int H = m->enc.cfg.hidden_size;
+    char src[ST_PATH_MAX];
+    SeError ignored;
+    StFile sf;
+    if (path_join(src, sizeof src, m->pipe.transformer_dir, "model.safetensors", &ignored) != 0 || !file_exists(src) ||
+        st_open(&sf, src, &ignored) != 0)
+        return;
+    const char *prefix = st_find(&sf, "pooler.dense.weight") ? "" : "bert.";
+    char wn[64], bn[64];
+    snprintf(wn, sizeof wn, "%spooler.dense.weight", prefix);
+    snprintf(bn, sizeof bn, "%spooler.dense.bias", prefix);
+    const StTensor *pw = st_find(&sf, wn), *pb = st_find(&sf, bn);
+    if (pw && pb && pw->ndim == 2 && pw->shape[0] == H && pw->shape[1] == H && pb->ndim == 1 && pb->shape[0] == H) {
+        m->pooler = se_xmalloc(((size_t)H * H + (size_t)H) * sizeof *m->pooler);
+        if (st_read_f32(&sf, pw, m->pooler, (size_t)H * H, &ignored) != 0 ||
+            st_read_f32(&sf, pb, m->pooler + (size_t)H * H, (size_t)H, &ignored) != 0) {
+            free(m->pooler);
+            m->pooler = NULL;
+        }
+    }
+    st_close(&sf);
+}
+
 int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length, SeError *err)
 {
     return sm_load_with(m, dir, ops, batch_size, max_seq_length, NULL, err);
@@ -96,8 +146,6 @@ int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_si
     m->ops = ops;
     if (st_pipeline_load(&m->pipe, dir, err))
         return -1;
-    if (build->vocab_path)
-        snprintf(m->vocab_path, sizeof m->vocab_path, "%s", build->vocab_path);
     if (tok_load_dir_with_vocab(&m->tok, m->pipe.transformer_dir, build->vocab_path, err))
         return -1;
     char config[ST_PATH_MAX];
@@ -107,6 +155,12 @@ int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_si
                      : encoder_load(&m->enc, ops, m->pipe.transformer_dir, err);
     if (loaded) {
         tok_free(&m->tok);
+        return -1;
+    }
+    if (!build->random_init)
+        load_pooler(m);
+    if (keep_tokenizer_files(m, build->vocab_path, err)) {
+        sm_free(m);
         return -1;
     }
     if (build->pooling) {
@@ -269,6 +323,9 @@ void sm_free(SentenceModel *m)
         if (m->dense_out)
             m->ops->free(m->dense_out);
     }
+    free(m->pooler);
+    for (int k = 0; k < SM_TOKENIZER_FILES; k++)
+        free(m->tok_files[k].data);
     encoder_free(&m->enc);
     tok_free(&m->tok);
     tok_batch_free(&m->tb);

@@ -9,9 +9,12 @@
 #include "trainer/encoder.h"
 #include "trainer/st_pipeline.h"
 
+/* The tokenizer files a saved model carries, in this order. */
+#define SM_TOKENIZER_FILES 4
+extern const char *const SM_TOKENIZER_FILE_NAMES[SM_TOKENIZER_FILES];
+
 typedef struct SentenceModel {
     StPipeline pipe;
-    char vocab_path[ST_PATH_MAX]; /* where the vocabulary came from, if not the model directory */
     Tokenizer tok;
     Encoder enc;
     const Ops *ops;
@@ -20,6 +23,11 @@ typedef struct SentenceModel {
     int out_dim;
     float *dense_w, *dense_b; /* backend f32, NULL without Dense */
     float *pooled, *dense_out; /* backend f32 [batch, H], [batch, out_dim] */
+    float *pooler;             /* host [H*H + H]: BertModel's pooler, carried to saved models, or NULL */
+    struct {
+        char *data; /* the file's bytes as loaded (NULL: the model has no such file) */
+        size_t len;
+    } tok_files[SM_TOKENIZER_FILES]; /* vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json */
     TokBatch tb;
     PackedBatch pb;
     char *lowered; /* scratch for do_lower_case */

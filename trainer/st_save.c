@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -15,30 +16,6 @@
 #include "trainer/st_save.h"
 
 /* ---- small file-system helpers ---- */
-
-static int remove_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb, (void)flag, (void)ftw;
-    return remove(path) == 0 || errno == ENOENT ? 0 : -1;
-}
-
-/* Removes a file or a whole directory tree (symbolic links are removed, not followed). */
-static int remove_tree(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : -1;
-    return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY);
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-}
 
 static int make_dir(const char *dir, const char *name, char *out, SeError *err)
 {
@@ -75,22 +52,6 @@ static int write_json(const char *dir, const char *name, cJSON *root, SeError *e
         cJSON_free(text);
     }
     cJSON_Delete(root);
-    return rc;
-}
-
-static int copy_file(const char *from_dir, const char *to_dir, const char *name, SeError *err)
-{
-    char src[ST_PATH_MAX], dst[ST_PATH_MAX];
-    if (path_join(src, sizeof src, from_dir, name, err) || path_join(dst, sizeof dst, to_dir, name, err))
-        return -1;
-    if (!file_exists(src))
-        return 0;
-    char *data;
-    size_t len;
-    if (file_read_all(src, &data, &len, err))
-        return -1;
-    int rc = write_bytes(dst, data, len, err);
-    free(data);
     return rc;
 }
 
@@ -192,27 +153,12 @@ static int write_encoder_weights(const SentenceModel *m, const char *dir, SeErro
 #undef LADD
     }
     /* BertModel's pooler is not part of the engine (sentence-transformers never uses it),
-     * but transformers expects it: carry it over from the source weights when they have it,
-     * so AutoModel loads the saved model without re-initializing anything. */
-    float *pooler = NULL;
-    char src[ST_PATH_MAX];
-    StFile sf;
-    if (path_join(src, sizeof src, m->pipe.transformer_dir, "model.safetensors", err) == 0 && file_exists(src) &&
-        st_open(&sf, src, err) == 0) {
-        const char *prefix = st_find(&sf, "pooler.dense.weight") ? "" : "bert.";
-        char wn[64], bn[64];
-        snprintf(wn, sizeof wn, "%spooler.dense.weight", prefix);
-        snprintf(bn, sizeof bn, "%spooler.dense.bias", prefix);
-        const StTensor *pw = st_find(&sf, wn), *pb = st_find(&sf, bn);
-        if (pw && pb && pw->ndim == 2 && pw->shape[0] == H && pw->shape[1] == H && pb->ndim == 1 && pb->shape[0] == H) {
-            pooler = se_xmalloc((size_t)(H * H + H) * sizeof *pooler);
-            if (st_read_f32(&sf, pw, pooler, (size_t)(H * H), err) == 0 &&
-                st_read_f32(&sf, pb, pooler + H * H, (size_t)H, err) == 0) {
-                ADD("pooler.dense.weight", pooler, H, H);
-                ADD("pooler.dense.bias", pooler + H * H, H, 0);
-            }
-        }
-        st_close(&sf);
+     * but transformers expects it: it is carried over from the source weights (read at
+     * load time, m->pooler), so AutoModel loads the saved model without re-initializing
+     * anything. */
+    if (m->pooler) {
+        ADD("pooler.dense.weight", m->pooler, H, H);
+        ADD("pooler.dense.bias", m->pooler + H * H, H, 0);
     }
 #undef ADD
 #undef HOST
@@ -224,7 +170,6 @@ static int write_encoder_weights(const SentenceModel *m, const char *dir, SeErro
     free(names);
     free(t);
     free(host);
-    free(pooler);
     return rc;
 }
 
@@ -277,19 +222,12 @@ static int write_all(const SentenceModel *m, const char *dir, SeError *err)
     char sub[ST_PATH_MAX];
     if (write_config(m, dir, err) || write_encoder_weights(m, dir, err))
         return -1;
-    static const char *const TOKENIZER_FILES[] = {"vocab.txt", "tokenizer.json", "tokenizer_config.json",
-                                                  "special_tokens_map.json"};
-    for (size_t k = 0; k < sizeof TOKENIZER_FILES / sizeof *TOKENIZER_FILES; k++)
-        if (!(m->vocab_path[0] && k < 2) && copy_file(p->transformer_dir, dir, TOKENIZER_FILES[k], err))
-            return -1;
-    if (m->vocab_path[0]) { /* the vocabulary came from elsewhere (a config-only model directory) */
-        char *data, dst[ST_PATH_MAX];
-        size_t len;
-        if (file_read_all(m->vocab_path, &data, &len, err))
-            return -1;
-        int rc = path_join(dst, sizeof dst, dir, "vocab.txt", err) ? -1 : write_bytes(dst, data, len, err);
-        free(data);
-        if (rc)
+    /* the tokenizer files, byte for byte as they were read at load time */
+    for (int k = 0; k < SM_TOKENIZER_FILES; k++) {
+        char path[ST_PATH_MAX];
+        if (m->tok_files[k].data &&
+            (path_join(path, sizeof path, dir, SM_TOKENIZER_FILE_NAMES[k], err) ||
+             write_bytes(path, m->tok_files[k].data, m->tok_files[k].len, err)))
             return -1;
     }
 
@@ -363,11 +301,27 @@ static int replaceable(const char *dir, SeError *err)
         return -1;
     if (file_exists(path))
         return 0;
+    if (path_join(path, sizeof path, dir, "checkpoints", err))
+        return -1;
+    if (dir_exists(path)) { /* a training run's output before its final save: only checkpoints in it */
+        DIR *d = opendir(dir);
+        int others = 0;
+        struct dirent *e;
+        while (d && (e = readdir(d)))
+            others += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "checkpoints") &&
+                      strncmp(e->d_name, "metrics.jsonl", 13);
+        if (d)
+            closedir(d);
+        if (!others)
+            return 0;
+    }
     if (rmdir(dir) == 0 || errno == ENOENT) /* empty: nothing to lose */
         return 0;
     return se_fail(err, "%s: exists and is not a model directory (no config.json or modules.json); refusing to "
                    "replace it: choose another output directory or remove it", dir);
 }
+
+int st_save_into(const SentenceModel *m, const char *dir, SeError *err) { return write_all(m, dir, err); }
 
 int st_save(const SentenceModel *m, const char *out_dir, SeError *err)
 {
@@ -413,6 +367,18 @@ int st_save(const SentenceModel *m, const char *out_dir, SeError *err)
             goto fail;
         exists = dir_exists(out); /* an empty one was just removed */
     }
+    /* training checkpoints under OUT_DIR/checkpoints move into the new directory */
+    char ck_old[ST_PATH_MAX + 16], ck_new[ST_PATH_MAX + 96];
+    bool moved_checkpoints = false;
+    snprintf(ck_old, sizeof ck_old, "%s/checkpoints", out);
+    snprintf(ck_new, sizeof ck_new, "%s/checkpoints", tmp);
+    if (exists && dir_exists(ck_old)) {
+        if (rename(ck_old, ck_new) != 0) {
+            se_fail(err, "%s: cannot move the checkpoints into the new model directory: %s", ck_old, strerror(errno));
+            goto fail;
+        }
+        moved_checkpoints = true;
+    }
     if (exists) {
         if (remove_tree(old) != 0) {
             se_fail(err, "%s: cannot remove a stale directory: %s", old, strerror(errno));
@@ -420,6 +386,8 @@ int st_save(const SentenceModel *m, const char *out_dir, SeError *err)
         }
         if (rename(out, old) != 0) {
             se_fail(err, "%s: cannot move the existing directory aside to %s: %s", out, old, strerror(errno));
+            if (moved_checkpoints)
+                rename(ck_new, ck_old);
             goto fail;
         }
     }
@@ -427,6 +395,8 @@ int st_save(const SentenceModel *m, const char *out_dir, SeError *err)
         int saved = errno;
         if (exists)
             rename(old, out); /* put the previous model back */
+        if (moved_checkpoints)
+            rename(ck_new, ck_old);
         se_fail(err, "%s: cannot rename %s into place: %s", out, tmp, strerror(saved));
         goto fail;
     }

@@ -12,7 +12,9 @@
  * The directory appears whole or not at all: everything is written (and fsynced) into
  * OUT_DIR.tmp.<pid>, which is then renamed onto OUT_DIR. An existing OUT_DIR is replaced
  * only if it is empty or a model directory (it holds config.json or modules.json): it is
- * first renamed to OUT_DIR.old.<pid> and removed once the new one is in place. */
+ * first renamed to OUT_DIR.old.<pid> and removed once the new one is in place. Training
+ * checkpoints in OUT_DIR/checkpoints (trainer/checkpoint.h) move into the new directory
+ * (a directory holding only checkpoints counts as replaceable). */
 #ifndef SENTEMBED_ST_SAVE_H
 #define SENTEMBED_ST_SAVE_H
 
@@ -22,5 +24,8 @@
 /* 0, or -1 with a message naming the path; on failure OUT_DIR is left as it was (no
  * temporary directory stays behind). */
 int st_save(const SentenceModel *m, const char *out_dir, SeError *err);
+/* The same files written (and fsynced) into dir, an existing empty directory, without the
+ * rename dance: for a caller that assembles a bigger directory atomically (checkpoints). */
+int st_save_into(const SentenceModel *m, const char *dir, SeError *err);
 
 #endif

@@ -10,7 +10,8 @@ static const char *TOP_KEYS[] = {"model", "max_seq_length", "data", "loss", "bat
                                  "schedule", "warmup_steps", "warmup_ratio", "weight_decay", "max_grad_norm", "seed",
                                  "device", "output_dir", "log_every", "eval",
                                  "gradient_accumulation_steps", "init", "vocab", "pooling", "dense", "normalize",
-                                 "dropout", NULL};
+                                 "dropout", "checkpoint", "on_nan", NULL};
+static const char *CHECKPOINT_KEYS[] = {"every", "keep", NULL};
 static const char *DENSE_KEYS[] = {"out_features", "activation", NULL};
 static const char *DATA_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
                                   "drop_labels", NULL};
@@ -207,6 +208,51 @@ static int load_model_build(TrainRecipe *r, const char *path, SeError *err)
     return get_num(root, "dropout", &r->dropout, -1, 0, 0.95, path, "", err);
 }
 
+/* checkpoint {every, keep}, on_nan */
+static int load_run_control(TrainRecipe *r, const char *path, SeError *err)
+{
+    const cJSON *ck = cJSON_GetObjectItemCaseSensitive(r->root, "checkpoint");
+    r->checkpoint_keep = 3;
+    if (ck && !cJSON_IsNull(ck)) {
+        if (!cJSON_IsObject(ck))
+            return se_fail(err, "%s: key \"checkpoint\": expected an object like {\"every\": 500, \"keep\": 3}", path);
+        if (check_keys(ck, CHECKPOINT_KEYS, "checkpoint.", path, err))
+            return -1;
+        double every, keep;
+        if (get_num(ck, "every", &every, 0, 0, 1e15, path, "checkpoint.", err) ||
+            get_num(ck, "keep", &keep, 3, 0, 1e6, path, "checkpoint.", err))
+            return -1;
+        if (every != floor(every) || keep != floor(keep))
+            return se_fail(err, "%s: keys \"checkpoint.every\" and \"checkpoint.keep\": expected integers", path);
+        r->checkpoint_every = (long)every;
+        r->checkpoint_keep = (int)keep;
+    }
+    const char *on_nan = "stop";
+    if (json_opt_string(r->root, "on_nan", &on_nan, path, err) < 0)
+        return -1;
+    if (strcmp(on_nan, "stop") && strcmp(on_nan, "skip"))
+        return se_fail(err, "%s: key \"on_nan\": \"%s\" is not one of stop, skip", path, on_nan);
+    r->skip_nan = !strcmp(on_nan, "skip");
+    return 0;
+}
+
+uint64_t recipe_hash(const TrainRecipe *r)
+{
+    /* what may change between a run and its resumption: where it writes, how it logs,
+     * evaluates and checkpoints, and the device */
+    static const char *FREE_KEYS[] = {"output_dir", "log_every", "eval", "device", "checkpoint", "on_nan"};
+    cJSON *copy = cJSON_Duplicate(r->root, 1);
+    for (size_t k = 0; k < sizeof FREE_KEYS / sizeof *FREE_KEYS; k++)
+        cJSON_DeleteItemFromObjectCaseSensitive(copy, FREE_KEYS[k]);
+    char *text = cJSON_PrintUnformatted(copy);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = text; p && *p; p++)
+        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    cJSON_free(text);
+    cJSON_Delete(copy);
+    return h;
+}
+
 int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, int n_overrides, SeError *err)
 {
     memset(r, 0, sizeof *r);
@@ -283,7 +329,7 @@ int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, 
         goto fail;
     r->log_every = (int)v;
     r->train.adamw.beta1 = 0.9, r->train.adamw.beta2 = 0.999, r->train.adamw.eps = 1e-8;
-    if (load_loss(r, path, err) || load_model_build(r, path, err))
+    if (load_loss(r, path, err) || load_model_build(r, path, err) || load_run_control(r, path, err))
         goto fail;
     return 0;
 fail:

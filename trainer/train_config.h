@@ -21,12 +21,18 @@
  *   dropout          hidden and attention-probability dropout in training (default: the
  *                    model config's hidden_dropout_prob / attention_probs_dropout_prob, as
  *                    sentence-transformers trains; 0 turns it off)
+ *   checkpoint       {every: N optimizer steps (0: only at the end and on a signal),
+ *                    keep: K newest (3; 0 keeps all)}: see trainer/checkpoint.h
+ *   on_nan           stop (default: report the step and the batch's rows, exit 1) | skip
+ *                    (drop that optimizer step and go on; skipped steps are counted)
  *   eval             a data spec with 2 columns + label (similarity) or 3 (triplets), and
  *                    "every": N steps (and at the end), logged with the training metrics */
 #ifndef SENTEMBED_TRAIN_CONFIG_H
 #define SENTEMBED_TRAIN_CONFIG_H
 
 #include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stdint.h>
 
 #include "host/error.h"
 #include "trainer/trainer.h"
@@ -44,11 +50,17 @@ typedef struct {
     TrainConfig train;
     SmBuild build;  /* init, vocab, pooling, dense, normalize */
     double dropout; /* -1: the model config's rates */
+    long checkpoint_every;
+    int checkpoint_keep;
+    bool skip_nan;
 } TrainRecipe;
 
 /* Reads path, applies overrides ("key=value" with dotted keys; a value that parses as JSON
  * is taken as JSON, anything else as a string), validates everything. */
 int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, int n_overrides, SeError *err);
 void recipe_free(TrainRecipe *r);
+/* A hash of the recipe (after overrides) without the keys a resumed run may change
+ * (output_dir, log_every, eval, device, checkpoint, on_nan). */
+uint64_t recipe_hash(const TrainRecipe *r);
 
 #endif

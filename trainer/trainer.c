@@ -263,9 +263,25 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     }
     ops->pool_backward(t->dout, g_pool, t->et.out, m->enc.d_cu_seqlens, N, H, m->pipe.pooling);
     encoder_train_backward(&t->et, b, t->dout);
-    if (++t->pending >= accum)
-        trainer_flush(t);
+    t->last_update = ++t->pending >= accum ? trainer_flush(t) : 0;
     return loss;
+}
+
+void trainer_discard(Trainer *t)
+{
+    const Ops *ops = t->m->ops;
+    const size_t H = (size_t)t->m->enc.cfg.hidden_size, D = (size_t)t->m->out_dim;
+    t->pending = 0;
+    encoder_train_zero_grads(&t->et);
+    if (t->dense_gw) {
+        ops->zero(t->dense_gw, D * H * sizeof(float));
+        ops->zero(t->dense_gb, D * sizeof(float));
+    }
+    if (t->cls_gw) {
+        const size_t L = (size_t)t->loss.num_labels;
+        ops->zero(t->cls_gw, L * 3 * D * sizeof(float));
+        ops->zero(t->cls_gb, L * sizeof(float));
+    }
 }
 
 int trainer_flush(Trainer *t)
@@ -282,18 +298,22 @@ int trainer_flush(Trainer *t)
      * SoftmaxLoss classifier, which belongs to the loss */
     float *grads[3] = {t->et.grads, t->dense_gw, t->dense_gb};
     size_t sizes[3] = {m->enc.n_params, m->pipe.has_dense ? D * H : 0, m->pipe.has_dense ? D : 0};
-    t->last_grad_norm = 0;
+    double ss = 0;
+    for (int k = 0; k < 3; k++)
+        if (sizes[k])
+            ss += ops->sum_squares(grads[k], sizes[k]);
+    const double norm = sqrt(ss);
+    t->last_grad_norm = norm;
+    if (!isfinite(norm)) { /* a NaN or inf gradient never reaches the weights */
+        trainer_discard(t);
+        return -1;
+    }
     if (t->cfg.max_grad_norm > 0) { /* as torch.nn.utils.clip_grad_norm_ */
-        double ss = 0;
-        for (int k = 0; k < 3; k++)
-            if (sizes[k])
-                ss += ops->sum_squares(grads[k], sizes[k]);
-        double norm = sqrt(ss), coef = t->cfg.max_grad_norm / (norm + 1e-6);
+        double coef = t->cfg.max_grad_norm / (norm + 1e-6);
         if (coef < 1.0)
             for (int k = 0; k < 3; k++)
                 if (sizes[k])
                     ops->scale_f32(grads[k], sizes[k], (float)coef);
-        t->last_grad_norm = norm;
     }
     t->step++;
     double lr = t->cfg.adamw.lr * schedule_factor(t->cfg.schedule, t->step - 1, t->cfg.warmup_steps, t->cfg.total_steps);

@@ -67,6 +67,7 @@ typedef struct {
     int *class_ids;
     int n_columns;
     double last_grad_norm, last_lr;
+    int last_update; /* what the last trainer_step's update did: trainer_flush's result */
 } Trainer;
 
 int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const TrainConfig *cfg, int n_columns,
@@ -74,12 +75,18 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
 /* One micro-batch of rows x n_columns texts (column-major: texts[c * rows + r]) with
  * per-row labels (floats; class ids for softmax; NULL for losses without labels): forward
  * and backward, gradients scaled by 1 / accumulation and summed; every accumulation-th
- * call also clips and updates (as transformers' Trainer does). Returns the batch loss. */
+ * call also clips and updates (as transformers' Trainer does; last_update says how that
+ * went). Returns the batch loss. */
 double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, int rows, const double *labels);
 /* Replaces the SoftmaxLoss classifier (host W [L, 3D], b [L]), e.g. with the reference's initial weights. */
 void trainer_set_classifier(Trainer *t, const float *W, const float *b);
-/* Applies a partial accumulation (the end of an epoch); returns 1 if it updated. */
+/* Applies what was accumulated (called by trainer_step, and at the end of an epoch for a
+ * partial accumulation): 1 when it updated, 0 when nothing was pending, -1 when the
+ * gradient norm was NaN or inf (last_grad_norm): then nothing was updated and the
+ * gradients were dropped. */
 int trainer_flush(Trainer *t);
+/* Drops the accumulated gradients (a skipped step). */
+void trainer_discard(Trainer *t);
 void trainer_free(Trainer *t);
 
 #endif
