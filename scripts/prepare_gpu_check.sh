@@ -13,11 +13,13 @@ cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DSENTEMBED_CUDA=ON -DSENTEMB
 cmake --build build-gpu -j"$(nproc)"
 mkdir -p build-gpu/lib build-gpu/data
 # Everything ldd resolves outside glibc and CUDA (the device brings its own of those).
-for bin in build-gpu/sentembed build-gpu/tests/test_cuda_ops; do
+for bin in build-gpu/sentembed build-gpu/tests/test_cuda_ops build-gpu/tests/test_cuda_backward build-gpu/tests/test_cuda_train; do
     ldd "$bin" | awk '/=> \// {print $3}'
 done | sort -u | grep -vE '/(libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+|ld-linux[^/]*)\.so|libcuda|libcudart|libcublas' |
     while read -r lib; do cp -L "$lib" build-gpu/lib/; done
 cp -r "$data/minilm-config" build-gpu/data/
+cp "$data/stsb/sts-train.csv" "$data/stsb/sts-dev.csv" build-gpu/data/
+scripts/make_snli_jsonl.sh dev "$data" && cp data/snli-dev.jsonl data/snli-dev-triplets.jsonl build-gpu/data/
 # Sentences: SNLI premises and hypotheses, and long Japanese lines that hit truncation.
 {
     cat "$data/nli/snli/s1.dev" "$data/nli/snli/s2.dev" "$data/nli/snli/s1.test" "$data/nli/snli/s2.test"
