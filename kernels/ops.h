@@ -125,6 +125,10 @@ typedef struct Ops {
 
 
 const Ops *ops_cpu(void);
+/* What the next device allocations are for, e.g. "training with batch size 16 (x 3 columns),
+ * max_seq_length 256": an out-of-GPU-memory message names it. A no-op without CUDA. */
+void ops_cuda_set_alloc_context(const char *what);
+
 /* The CUDA backend, or NULL (with the reason in why, if not NULL) when this build has no
  * CUDA or the machine no GPU. */
 const Ops *ops_cuda(char *why, size_t why_cap);

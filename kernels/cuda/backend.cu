@@ -21,7 +21,14 @@ __global__ static void bf16_to_f32_kernel(float *dst, const bf16 *src, size_t n)
         dst[i] = __bfloat162float(src[i]);
 }
 
-static void *cuda_alloc(size_t bytes)
+static char alloc_context[256];
+
+extern "C" void ops_cuda_set_alloc_context(const char *what)
+{
+    snprintf(alloc_context, sizeof alloc_context, "%s", what ? what : "");
+}
+
+void *cuda_alloc(size_t bytes)
 {
     void *p = NULL;
     const cudaError_t status = cudaMalloc(&p, bytes);
@@ -30,9 +37,10 @@ static void *cuda_alloc(size_t bytes)
         size_t free_bytes = 0, total_bytes = 0;
         cudaMemGetInfo(&free_bytes, &total_bytes);
         fprintf(stderr,
-                "sentembed: error: out of GPU memory allocating %zu bytes (%.1f MiB; %.1f of %.1f MiB free): %s\n"
+                "sentembed: error: out of GPU memory allocating %zu bytes (%.1f MiB; %.1f of %.1f MiB free)%s%s: %s\n"
                 "  lower the batch size or max_seq_length\n",
-                bytes, bytes / 1048576.0, free_bytes / 1048576.0, total_bytes / 1048576.0, cudaGetErrorString(status));
+                bytes, bytes / 1048576.0, free_bytes / 1048576.0, total_bytes / 1048576.0,
+                alloc_context[0] ? " for " : "", alloc_context, cudaGetErrorString(status));
         exit(1);
     }
     return p;

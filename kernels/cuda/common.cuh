@@ -162,6 +162,10 @@ void tanh_backward_cuda(float *dx, const float *dout, const float *y, size_t n);
 void normalize_backward_cuda(float *dx, const float *dout, const float *x, int N, int D);
 void add_act_cuda(void *y, const void *x, size_t n);
 
+/* cudaMalloc that ends the program with a message naming the size, the free memory and
+ * what the allocation was for (ops_cuda_set_alloc_context) when the GPU is out of memory. */
+void *cuda_alloc(size_t bytes);
+
 /* Fill in the table's backward ops (register_backward.cu) and training-support ops and fused
  * losses (register_training.cu); called by ops_cuda() in backend.cu. */
 void cuda_register_backward(Ops *ops);

@@ -29,7 +29,7 @@ void *train_scratch_cuda(size_t bytes)
             CUDA_CHECK(cudaStreamSynchronize(cuda_ctx.stream));
             CUDA_CHECK(cudaFree(buf));
         }
-        CUDA_CHECK(cudaMalloc(&buf, bytes));
+        buf = cuda_alloc(bytes);
         cap = bytes;
     }
     return buf;
