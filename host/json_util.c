@@ -1,5 +1,6 @@
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "host/fileio.h"
 #include "host/json_util.h"
@@ -61,4 +62,50 @@ int json_opt_string(const cJSON *obj, const char *key, const char **out, const c
         return se_fail(err, "%s: key \"%s\": expected a string", path, key);
     *out = v->valuestring;
     return 1;
+}
+
+static int edit_distance(const char *a, const char *b)
+{
+    int n = (int)strlen(a), m = (int)strlen(b), row[128];
+    if (m >= 127)
+        return 99;
+    for (int j = 0; j <= m; j++)
+        row[j] = j;
+    for (int i = 1; i <= n; i++) {
+        int prev = row[0];
+        row[0] = i;
+        for (int j = 1; j <= m; j++) {
+            int cur = row[j];
+            int best = prev + (a[i - 1] != b[j - 1]);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            prev = cur;
+        }
+    }
+    return row[m];
+}
+
+int json_check_keys(const cJSON *obj, const char *const *known, const char *prefix, const char *path, SeError *err)
+{
+    for (const cJSON *e = obj->child; e; e = e->next) {
+        int found = 0, best = 99;
+        const char *closest = NULL;
+        for (int k = 0; known[k]; k++) {
+            if (!strcmp(e->string, known[k]))
+                found = 1;
+            int d = edit_distance(e->string, known[k]);
+            if (d < best)
+                best = d, closest = known[k];
+        }
+        if (!found) {
+            if (best <= 3)
+                return se_fail(err, "%s: unknown key \"%s%s\" (did you mean \"%s%s\"?)", path, prefix, e->string,
+                               prefix, closest);
+            return se_fail(err, "%s: unknown key \"%s%s\"", path, prefix, e->string);
+        }
+    }
+    return 0;
 }

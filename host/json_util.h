@@ -17,4 +17,8 @@ int json_opt_int(const cJSON *obj, const char *key, long long *out, const char *
 /* Strings are returned as pointers into the cJSON tree. */
 int json_opt_string(const cJSON *obj, const char *key, const char **out, const char *path, SeError *err);
 
+/* Fails on the first key of obj that is not in known (NULL-terminated), naming it as
+ * prefix + key and suggesting the closest known key when one is near (a typo). */
+int json_check_keys(const cJSON *obj, const char *const *known, const char *prefix, const char *path, SeError *err);
+
 #endif

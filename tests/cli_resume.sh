@@ -10,20 +10,9 @@
 #   - resuming with another recipe, or from a damaged checkpoint, is refused with a message.
 # usage: cli_resume.sh SENTEMBED FIXTURE_DIR SHARED_DATA_DIR
 set -uo pipefail
-bin=$1 fixtures=$(cd "$2" && pwd) data=$3
-if [ ! -d "$data" ]; then
-    echo "SKIP: shared data not found at $data"
-    exit 77
-fi
-data=$(cd "$data" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-
-model=$tmp/model
-cp -r "$fixtures/tiny-bert" "$model" && cp -r "$fixtures/variants/mean/." "$model/"
+bin=$1
+source "$(dirname "$0")/cli_lib.sh"
+cli_setup "$3" "$2"
 cat > "$tmp/r.json" <<JSON
 {"model": "$model",
  "data": {"path": "$data/stsb/sts-train.csv", "format": "tsv", "columns": [5, 6], "label": 4, "label_scale": 5},

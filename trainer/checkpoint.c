@@ -7,21 +7,14 @@
 #include <unistd.h>
 
 #include "host/fileio.h"
+#include "host/hash.h"
 #include "trainer/checkpoint.h"
 #include "trainer/st_save.h"
 
 #define STATE_FILE "training_state.bin"
-static const char MAGIC[8] = {'S', 'E', 'M', 'B', 'T', 'R', 'N', '1'};
+/* version 2: the data position is a batch of the epoch's plan (version 1 counted examples) */
+static const char MAGIC[8] = {'S', 'E', 'M', 'B', 'T', 'R', 'N', '2'};
 enum { CHUNK_FLOATS = 1 << 22 };
-
-static uint64_t fnv1a(uint64_t h, const void *data, size_t n)
-{
-    const unsigned char *p = data;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ p[i]) * 0x100000001b3ull;
-    return h;
-}
-#define FNV_START 0xcbf29ce484222325ull
 
 typedef struct {
     FILE *f;
@@ -33,7 +26,7 @@ static void put(Writer *w, const void *p, size_t n)
 {
     if (n && fwrite(p, 1, n, w->f) != n)
         w->failed = 1;
-    w->hash = fnv1a(w->hash, p, n);
+    w->hash = fnv1a64(w->hash, p, n);
 }
 
 static void put_u64(Writer *w, uint64_t v) { put(w, &v, sizeof v); }
@@ -87,7 +80,7 @@ static StateArrays state_arrays(const Trainer *t, uint64_t counts[5])
 
 static int write_state(const char *path, const Trainer *t, const TrainPosition *pos, SeError *err)
 {
-    Writer w = {fopen(path, "wb"), FNV_START, 0};
+    Writer w = {fopen(path, "wb"), FNV64_START, 0};
     if (!w.f)
         return se_fail(err, "%s: cannot create: %s", path, strerror(errno));
     uint64_t counts[5];
@@ -249,13 +242,18 @@ static int load_state_file(const char *dir, unsigned char **data, size_t *len, c
     snprintf(path, cap, "%s/" STATE_FILE, dir);
     if (file_read_all(path, (char **)data, len, err))
         return -1;
+    if (*len >= 8 && !memcmp(*data, MAGIC, 7) && (*data)[7] == '1') {
+        free(*data);
+        return se_fail(err, "%s: written by an earlier sentembed, whose data position counts examples where this "
+                       "one counts batches; it cannot be resumed exactly: start the run again", path);
+    }
     if (*len < 8 + 8 * 10 + 8 || memcmp(*data, MAGIC, 8) != 0) {
         free(*data);
         return se_fail(err, "%s: not a sentembed training state (bad magic or truncated)", path);
     }
     uint64_t want;
     memcpy(&want, *data + *len - 8, 8);
-    if (fnv1a(FNV_START, *data, *len - 8) != want) {
+    if (fnv1a64(FNV64_START, *data, *len - 8) != want) {
         free(*data);
         return se_fail(err, "%s: checksum mismatch (the file is damaged)", path);
     }

@@ -3,6 +3,7 @@
 #define SENTEMBED_CLI_H
 
 int cmd_tokenize(int argc, char **argv);
+int cmd_tokenize_shard(int argc, char **argv); /* tokenize --shard */
 int cmd_encode(int argc, char **argv);
 int cmd_similarity(int argc, char **argv);
 int cmd_search(int argc, char **argv);

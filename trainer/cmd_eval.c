@@ -46,8 +46,9 @@ int cmd_eval(int argc, char **argv)
     cJSON *spec = spec_text[0] == '@' ? json_parse_file(spec_text + 1, &err) : cJSON_Parse(spec_text);
     if (!spec)
         se_die("--data: %s", spec_text[0] == '@' ? err.msg : "not a JSON object (see --help)");
+    DataSpec ds;
     Dataset d;
-    if (dataset_load(&d, spec, "--data", &err))
+    if (data_spec_parse(&ds, spec, "--data", "data", NULL, &err) || dataset_load(&d, &ds, &err))
         se_die("%s", err.msg);
     SentenceModel m;
     cli_load_model(&m, model, device, batch_size, 0);
@@ -60,6 +61,7 @@ int cmd_eval(int argc, char **argv)
         printf("{\"triplets\": %zu, \"accuracy_cosine\": %.6f}\n", r.n, r.accuracy);
     sm_free(&m);
     dataset_free(&d);
+    data_spec_free(&ds);
     cJSON_Delete(spec);
     return 0;
 }

@@ -26,7 +26,10 @@ static const char USAGE[] =
     "  --type-ids           print token type ids instead of ids\n"
     "  --utf8-errors=MODE   strict (default: invalid UTF-8 is an error naming the line)\n"
     "                       or replace (each invalid sequence becomes U+FFFD)\n"
-    "  --threads N          worker threads (default: all cores)\n";
+    "  --threads N          worker threads (default: all cores)\n"
+    "\n"
+    "sentembed tokenize --shard OUT --model DIR --data SPEC: a pre-tokenized shard of a dataset\n"
+    "for training (sentembed tokenize --shard --help).\n";
 
 #define BATCH_LINES 16384
 #define READ_CHUNK (1 << 22)
@@ -150,6 +153,9 @@ int cmd_tokenize(int argc, char **argv)
     bool cased = false;
     TokenizeJob job = {0};
     job.max_length = 512;
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--shard") || !strncmp(argv[i], "--shard=", 8))
+            return cmd_tokenize_shard(argc, argv);
     for (int i = 1; i < argc; i++) {
         const char *v;
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

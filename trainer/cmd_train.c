@@ -17,6 +17,7 @@
 #include "trainer/evaluator.h"
 #include "trainer/st_save.h"
 #include "trainer/train_config.h"
+#include "trainer/train_data.h"
 
 static const char USAGE[] =
     "usage: sentembed train CONFIG.json [--set KEY=VALUE ...]\n"
@@ -25,7 +26,9 @@ static const char USAGE[] =
     "it as a sentence-transformers directory in output_dir (with metrics.jsonl). --set\n"
     "overrides a recipe key (dotted for nested keys: --set loss.type=mnrl --set lr=1e-4).\n"
     "Keys: model, max_seq_length, data{path,format,header,columns,label,label_map,label_scale,\n"
-    "drop_labels}, loss{type,metric,margin,scale,num_labels}, batch_size, epochs, max_steps, lr,\n"
+    "drop_labels} or data{shard} or a list of them, sampling (proportional|round_robin),\n"
+    "batch_sampler (default|no_duplicates), drop_last, on_bad_row (error|skip),\n"
+    "loss{type,metric,margin,scale,num_labels}, batch_size, epochs, max_steps, lr,\n"
     "schedule, warmup_steps, warmup_ratio, weight_decay, max_grad_norm, seed, device, output_dir,\n"
     "log_every, eval{...data keys, every}, gradient_accumulation_steps, init (pretrained|random),\n"
     "vocab, pooling, dense{out_features,activation}, normalize, dropout, checkpoint{every,keep},\n"
@@ -33,6 +36,8 @@ static const char USAGE[] =
     "\n"
     "  --resume DIR|latest   continue a run from a checkpoint (latest: the newest complete one\n"
     "                        under output_dir/checkpoints); the recipe must be the same\n"
+    "  --on-bad-row MODE     error (default) or skip: bad data rows are left out and counted\n"
+    "                        (the same as --set on_bad_row=MODE)\n"
     "  --stop-at STEP        write a checkpoint after optimizer step STEP and exit (as if\n"
     "                        preempted). SIGTERM or SIGINT do the same after the current\n"
     "                        step; a second SIGINT exits at once.\n";
@@ -111,7 +116,8 @@ int cmd_train(int argc, char **argv)
 {
     const char *config = NULL, *resume = NULL;
     long stop_at = -1;
-    const char **sets = se_xmalloc((size_t)argc * sizeof *sets);
+    const char **sets = se_xmalloc(((size_t)argc + 1) * sizeof *sets);
+    char on_bad_row[64];
     int n_sets = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -121,6 +127,9 @@ int cmd_train(int argc, char **argv)
             return 0;
         } else if ((v = cli_option_value(argc, argv, &i, "--set"))) {
             sets[n_sets++] = v;
+        } else if ((v = cli_option_value(argc, argv, &i, "--on-bad-row"))) {
+            snprintf(on_bad_row, sizeof on_bad_row, "on_bad_row=%s", v); /* part of the recipe (and its hash) */
+            sets[n_sets++] = on_bad_row;
         } else if ((v = cli_option_value(argc, argv, &i, "--resume"))) {
             resume = v;
         } else if ((v = cli_option_value(argc, argv, &i, "--stop-at"))) {
@@ -155,31 +164,43 @@ int cmd_train(int argc, char **argv)
                 se_die("--resume %s: %s", resume, err.msg);
         }
     }
-    Dataset data;
-    if (dataset_load(&data, r.data, config, &err))
+    TrainData data;
+    const DataOptions data_opt = {r.skip_bad_rows, r.loss.kind == LOSS_SOFTMAX ? r.loss.num_labels : 0,
+                                  r.sampler == SAMPLER_NO_DUPLICATES};
+    if (train_data_open(&data, r.data, r.n_data, &data_opt, &err))
         se_die("%s", err.msg);
     bool needs_labels = r.loss.kind != LOSS_MNRL && r.loss.kind != LOSS_TRIPLET;
     const char *loss_name = cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring;
-    if (needs_labels && !data.label)
+    if (needs_labels && !data.has_label)
         se_die("%s: loss \"%s\" needs labels: set data.label", config, loss_name);
-    if (data.n_rows == 0)
-        se_die("%s: no training examples in the data (%zu rows dropped by drop_labels)", config, data.dropped);
     if (check_output_parent(r.output_dir, &err))
         se_die("%s", err.msg);
     Dataset eval_data = {0};
-    if (r.eval && dataset_load(&eval_data, r.eval, config, &err))
+    if (r.eval && dataset_load(&eval_data, &r.eval_spec, &err))
         se_die("%s", err.msg);
 
     SentenceModel m;
     const int K = data.n_columns, B = r.batch_size;
+    char context[256];
+    snprintf(context, sizeof context, "training with batch size %d (x %d columns), max_seq_length %d", B, K,
+             r.max_seq_length);
+    ops_cuda_set_alloc_context(context);
     /* a checkpoint is a complete model directory: it is loaded as saved */
     if (checkpoint[0] ? sm_load(&m, checkpoint, cli_backend(r.device), K * B, r.max_seq_length, &err)
                       : sm_load_with(&m, r.model, cli_backend(r.device), K * B, r.max_seq_length, &r.build, &err))
         se_die("%s", err.msg);
+    if (train_data_check_tokenizer(&data, &m.tok, m.max_seq_length, &err))
+        se_die("%s", err.msg);
     r.train.hidden_dropout = r.dropout >= 0 ? (float)r.dropout : m.enc.cfg.hidden_dropout_prob;
     r.train.attention_dropout = r.dropout >= 0 ? (float)r.dropout : m.enc.cfg.attention_probs_dropout_prob;
     const int accum = r.train.accumulation;
-    long per_epoch = (long)((data.n_rows + (size_t)B - 1) / (size_t)B); /* micro-batches */
+    PlanSet *plan_sets = se_xmalloc((size_t)data.n_sets * sizeof *plan_sets);
+    train_data_plan_sets(&data, plan_sets);
+    const PlanConfig plan_cfg = {B, r.drop_last, r.sampler, r.sampling, r.train.seed};
+    long per_epoch = (long)plan_nominal_batches(plan_sets, data.n_sets, &plan_cfg); /* micro-batches */
+    if (per_epoch == 0)
+        se_die("%s: an epoch has no batch: %zu examples, batch_size %d%s", config, data.n_examples, B,
+               r.drop_last ? " and drop_last (only full batches)" : "");
     long updates_per_epoch = (per_epoch + accum - 1) / accum;
     long total = r.max_steps ? r.max_steps : updates_per_epoch * r.epochs; /* optimizer steps */
     r.train.total_steps = total;
@@ -206,57 +227,49 @@ int cmd_train(int argc, char **argv)
         se_die("%s: cannot create: %s", metrics_path, strerror(errno));
     if (checkpoint[0])
         continue_metrics(checkpoint, metrics);
-    fprintf(stderr, "training %s%s on %zu examples (%zu dropped) x %d columns: %ld steps of %d x %d, loss %s, "
+    char skipped_rows[64] = "";
+    if (r.skip_bad_rows)
+        snprintf(skipped_rows, sizeof skipped_rows, ", %zu bad rows skipped", data.skipped);
+    fprintf(stderr, "training %s%s on %zu examples (%zu dropped%s) x %d columns: %ld steps of %d x %d, loss %s, "
             "dropout %.2g/%.2g, %s\n",
-            r.model, r.build.random_init ? " (random init)" : "", data.n_rows, data.dropped, K, total, B, accum,
-            loss_name, r.train.hidden_dropout, r.train.attention_dropout, m.ops->name);
+            r.model, r.build.random_init ? " (random init)" : "", data.n_examples, data.dropped, skipped_rows, K,
+            total, B, accum, loss_name, r.train.hidden_dropout, r.train.attention_dropout, m.ops->name);
+    for (int k = 0; k < data.n_sets; k++)
+        if (data.sets[k].text.skipped)
+            fprintf(stderr, "sentembed: warning: %zu bad rows of %s skipped (on_bad_row: skip); the first: %s\n",
+                    data.sets[k].text.skipped, data.sets[k].name, data.sets[k].text.first_skipped);
     install_signal_handlers();
 
-    size_t *order = se_xmalloc(data.n_rows * sizeof *order);
-    const char **texts = se_xmalloc((size_t)K * B * sizeof *texts);
-    size_t *lens = se_xmalloc((size_t)K * B * sizeof *lens);
-    double *labels = se_xmalloc((size_t)B * sizeof *labels), start = now_s(), loss_sum = 0;
+    EpochPlan plan = {0};
+    DataBatch batch = {0};
+    double start = now_s(), loss_sum = 0;
     long step = t.step, samples = 0, logged_steps = 0, skipped = 0, start_step = t.step;
-    const char *data_path = r.data ? cJSON_GetObjectItem(r.data, "path")->valuestring : config;
-    for (long epoch = pos.epoch; step < total; epoch++) {
-        /* a fresh permutation per epoch from seed + epoch */
-        unsigned long long s = (unsigned long long)r.train.seed * 6364136223846793005ull + (unsigned long long)epoch + 1;
-        for (size_t i = 0; i < data.n_rows; i++)
-            order[i] = i;
-        for (size_t i = data.n_rows; i > 1; i--) {
-            s = s * 6364136223846793005ull + 1442695040888963407ull;
-            size_t j = (size_t)((s >> 33) % i), tmp = order[i - 1];
-            order[i - 1] = order[j];
-            order[j] = tmp;
-        }
+    /* max_steps decides alone; otherwise `epochs` epochs (a no_duplicates plan may hold a
+     * few more batches than the schedule counted) */
+    for (long epoch = pos.epoch; step < total && (r.max_steps || epoch < r.epochs); epoch++) {
+        plan_free(&plan);
+        plan_build(&plan, plan_sets, data.n_sets, &plan_cfg, epoch);
+        if (plan.n_batches == 0)
+            se_die("%s: epoch %ld has no batch (drop_last)", config, epoch + 1);
         size_t first = epoch == pos.epoch ? (size_t)pos.batch_start : 0;
-        for (size_t b0 = first; b0 < data.n_rows && step < total; b0 += (size_t)B) {
-            int rows = (int)(data.n_rows - b0 < (size_t)B ? data.n_rows - b0 : (size_t)B);
-            for (int rr = 0; rr < rows; rr++) {
-                size_t row = order[b0 + (size_t)rr];
-                for (int c = 0; c < K; c++) {
-                    texts[c * rows + rr] = data.text[row * K + c];
-                    lens[c * rows + rr] = data.len[row * K + c];
-                }
-                if (data.label)
-                    labels[rr] = data.label[row];
-            }
-            if (r.loss.kind == LOSS_SOFTMAX)
-                for (int rr = 0; rr < rows; rr++)
-                    if (labels[rr] < 0 || labels[rr] >= r.loss.num_labels || labels[rr] != floor(labels[rr]))
-                        se_die("%s: row %zu: label %g is not a class id in 0..%d (loss.num_labels)", data_path,
-                               order[b0 + (size_t)rr] + 1, labels[rr], r.loss.num_labels - 1);
-            double loss = trainer_step(&t, texts, lens, rows, data.label ? labels : NULL);
+        for (size_t bi = first; bi < plan.n_batches && step < total; bi++) {
+            if (data_batch_read(&batch, &data, &plan, bi, 0, &err))
+                se_die("%s", err.msg);
+            const int rows = batch.rows;
+            const double *labels = data.has_label ? batch.labels : NULL;
+            const char *data_path = data.sets[batch.set].name;
+            double loss = batch.pretokenized ? trainer_step_ids(&t, batch.ids, batch.id_lens, rows, labels)
+                                             : trainer_step(&t, batch.texts, batch.lens, rows, labels);
             samples += rows;
-            bool last_of_epoch = b0 + (size_t)B >= data.n_rows;
+            bool last_of_epoch = bi + 1 == plan.n_batches;
             int update = t.last_update;
             if (isfinite(loss) && update == 0 && last_of_epoch) /* an epoch ends with an update, as transformers' Trainer does */
                 update = trainer_flush(&t);
             if (!isfinite(loss) || update < 0) {
-                char rows_list[256] = "";
+                char rows_list[256] = ""; /* the rows by line (a shard's by example number) */
                 for (int rr = 0, o = 0; rr < rows && o < 200; rr++)
                     o += snprintf(rows_list + o, sizeof rows_list - (size_t)o, "%s%zu", rr ? ", " : "",
-                                  order[b0 + (size_t)rr] + 1);
+                                  batch.where[rr]);
                 const char *what = !isfinite(loss) ? "the loss" : "the gradient norm";
                 double value = !isfinite(loss) ? loss : t.last_grad_norm;
                 if (!r.skip_nan)
@@ -306,7 +319,7 @@ int cmd_train(int argc, char **argv)
             if (stop || (r.checkpoint_every && step % r.checkpoint_every == 0) || (step == total && r.checkpoint_every)) {
                 pos.step = t.step, pos.micro_steps = t.micro_steps;
                 pos.epoch = last_of_epoch ? epoch + 1 : epoch;
-                pos.batch_start = last_of_epoch ? 0 : b0 + (size_t)B;
+                pos.batch_start = last_of_epoch ? 0 : bi + 1;
                 char written[4300];
                 fflush(metrics);
                 if (checkpoint_write(r.output_dir, &t, &pos, metrics_path, r.checkpoint_keep, written, sizeof written,
@@ -319,10 +332,10 @@ int cmd_train(int argc, char **argv)
                             config);
                     fclose(metrics);
                     remove(metrics_path);
-                    free(order), free(texts), free(lens), free(labels);
+                    plan_free(&plan), data_batch_free(&batch), free(plan_sets);
                     trainer_free(&t);
                     sm_free(&m);
-                    dataset_free(&data);
+                    train_data_close(&data);
                     dataset_free(&eval_data);
                     recipe_free(&r);
                     return 0;
@@ -339,10 +352,10 @@ int cmd_train(int argc, char **argv)
     if (rename(metrics_path, final_metrics) != 0)
         se_die("%s: cannot move the metrics to %s: %s", metrics_path, final_metrics, strerror(errno));
     fprintf(stderr, "saved the trained model to %s (metrics: %s)\n", r.output_dir, final_metrics);
-    free(order), free(texts), free(lens), free(labels);
+    plan_free(&plan), data_batch_free(&batch), free(plan_sets);
     trainer_free(&t);
     sm_free(&m);
-    dataset_free(&data);
+    train_data_close(&data);
     dataset_free(&eval_data);
     recipe_free(&r);
     return 0;

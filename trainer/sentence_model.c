@@ -254,25 +254,59 @@ static void lowercase_batch(SentenceModel *m, const char *const *texts, const si
     }
 }
 
-PackedBatch *sm_pack(SentenceModel *m, size_t n)
+/* Sequence i (ids[0..len)) at token s0 of b. */
+static void pack_sequence(PackedBatch *b, size_t i, int s0, const int32_t *ids, int len)
 {
-    PackedBatch *b = &m->pb;
+    b->cu_seqlens[i] = s0;
+    if (len > b->max_seqlen)
+        b->max_seqlen = len;
+    for (int t = 0; t < len; t++) {
+        b->ids[s0 + t] = ids[t];
+        b->positions[s0 + t] = t;
+        b->types[s0 + t] = 0;
+    }
+}
+
+void packed_batch_from_offsets(PackedBatch *b, const int32_t *ids, const size_t *offsets, size_t n)
+{
     b->n_seqs = (int)n;
-    b->n_tokens = (int)m->tb.offsets[n];
+    b->n_tokens = (int)offsets[n];
+    b->max_seqlen = 0;
+    for (size_t i = 0; i < n; i++)
+        pack_sequence(b, i, (int)offsets[i], ids + offsets[i], (int)(offsets[i + 1] - offsets[i]));
+    b->cu_seqlens[n] = b->n_tokens;
+}
+
+void packed_batch_from_seqs(PackedBatch *b, const int32_t *const *seqs, const size_t *lens, size_t n, size_t max_len)
+{
+    int s0 = 0;
+    b->n_seqs = (int)n;
     b->max_seqlen = 0;
     for (size_t i = 0; i < n; i++) {
-        int s0 = (int)m->tb.offsets[i], len = (int)(m->tb.offsets[i + 1] - m->tb.offsets[i]);
-        b->cu_seqlens[i] = s0;
-        if (len > b->max_seqlen)
-            b->max_seqlen = len;
-        for (int t = 0; t < len; t++) {
-            b->ids[s0 + t] = m->tb.ids[s0 + t];
-            b->positions[s0 + t] = t;
-            b->types[s0 + t] = 0;
-        }
+        int len = (int)(lens[i] < max_len ? lens[i] : max_len);
+        pack_sequence(b, i, s0, seqs[i], len);
+        if (lens[i] > max_len) /* cut as the tokenizer cuts: the final [SEP] stays */
+            b->ids[s0 + len - 1] = seqs[i][lens[i] - 1];
+        s0 += len;
     }
-    b->cu_seqlens[n] = b->n_tokens;
-    return b;
+    b->n_tokens = s0;
+    b->cu_seqlens[n] = s0;
+}
+
+PackedBatch *sm_pack(SentenceModel *m, size_t n)
+{
+    packed_batch_from_offsets(&m->pb, m->tb.ids, m->tb.offsets, n);
+    return &m->pb;
+}
+
+void sm_tokenize(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n)
+{
+    if (m->pipe.do_lower_case) {
+        lowercase_batch(m, texts, lens, n);
+        texts = (const char *const *)m->lower_texts;
+        lens = m->lower_lens;
+    }
+    tok_encode_batch(&m->tok, &m->tb, texts, lens, NULL, NULL, n, (size_t)m->max_seq_length, 0);
 }
 
 void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n, bool normalize, float *out,
@@ -282,14 +316,7 @@ void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, s
     int H = m->enc.cfg.hidden_size, D = m->out_dim;
     for (size_t start = 0; start < n; start += (size_t)m->batch_size) {
         size_t count = n - start < (size_t)m->batch_size ? n - start : (size_t)m->batch_size;
-        const char *const *batch_texts = texts + start;
-        const size_t *batch_lens = lens + start;
-        if (m->pipe.do_lower_case) {
-            lowercase_batch(m, batch_texts, batch_lens, count);
-            batch_texts = (const char *const *)m->lower_texts;
-            batch_lens = m->lower_lens;
-        }
-        tok_encode_batch(&m->tok, &m->tb, batch_texts, batch_lens, NULL, NULL, count, (size_t)m->max_seq_length, 0);
+        sm_tokenize(m, texts + start, lens + start, count);
         PackedBatch *b = sm_pack(m, count);
         encoder_forward(&m->enc, b);
         ops->pool(m->pooled, m->enc.x, m->enc.d_cu_seqlens, (int)count, H, m->pipe.pooling);

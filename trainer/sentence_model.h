@@ -55,9 +55,20 @@ int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, i
 int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length,
                  const SmBuild *build, SeError *err);
 
+/* Tokenizes n texts (n <= batch_size) into m->tb as sentence-transformers does for this
+ * model: lowercased first when sentence_bert_config.json says do_lower_case, truncated
+ * to max_seq_length. Encoding and training both go through it. */
+void sm_tokenize(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n);
+
 /* Packs the first n sequences of m->tb (just tokenized) into m->pb: positions from 0 in
  * each sequence, token type 0, cu_seqlens. */
 PackedBatch *sm_pack(SentenceModel *m, size_t n);
+/* The same from token ids: n sequences, sequence i ids[offsets[i] .. offsets[i + 1]), into
+ * b (sized for them). */
+void packed_batch_from_offsets(PackedBatch *b, const int32_t *ids, const size_t *offsets, size_t n);
+/* n separate sequences (seqs[i][0..lens[i]), [CLS] ... [SEP] each), each cut to max_len
+ * ids as the tokenizer cuts: the first max_len - 1 and the final [SEP]. */
+void packed_batch_from_seqs(PackedBatch *b, const int32_t *const *seqs, const size_t *lens, size_t n, size_t max_len);
 
 typedef void (*SmProgress)(size_t done, size_t total, void *arg);
 

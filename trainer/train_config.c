@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/hash.h"
 #include "host/json_util.h"
 #include "trainer/train_config.h"
 
@@ -10,60 +11,12 @@ static const char *TOP_KEYS[] = {"model", "max_seq_length", "data", "loss", "bat
                                  "schedule", "warmup_steps", "warmup_ratio", "weight_decay", "max_grad_norm", "seed",
                                  "device", "output_dir", "log_every", "eval",
                                  "gradient_accumulation_steps", "init", "vocab", "pooling", "dense", "normalize",
-                                 "dropout", "checkpoint", "on_nan", NULL};
+                                 "dropout", "checkpoint", "on_nan", "sampling", "batch_sampler", "drop_last",
+                                 "on_bad_row", NULL};
 static const char *CHECKPOINT_KEYS[] = {"every", "keep", NULL};
 static const char *DENSE_KEYS[] = {"out_features", "activation", NULL};
-static const char *DATA_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
-                                  "drop_labels", NULL};
-static const char *EVAL_KEYS[] = {"path", "format", "header", "columns", "label", "label_map", "label_scale",
-                                  "drop_labels", "every", NULL};
+static const char *const EVAL_EXTRA_KEYS[] = {"every", NULL};
 static const char *LOSS_KEYS[] = {"type", "metric", "margin", "scale", "num_labels", NULL};
-
-static int edit_distance(const char *a, const char *b)
-{
-    int n = (int)strlen(a), m = (int)strlen(b), row[128];
-    if (m >= 127)
-        return 99;
-    for (int j = 0; j <= m; j++)
-        row[j] = j;
-    for (int i = 1; i <= n; i++) {
-        int prev = row[0];
-        row[0] = i;
-        for (int j = 1; j <= m; j++) {
-            int cur = row[j];
-            int best = prev + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            prev = cur;
-        }
-    }
-    return row[m];
-}
-
-static int check_keys(const cJSON *obj, const char *const *known, const char *prefix, const char *path, SeError *err)
-{
-    for (const cJSON *e = obj->child; e; e = e->next) {
-        int found = 0, best = 99;
-        const char *closest = NULL;
-        for (int k = 0; known[k]; k++) {
-            if (!strcmp(e->string, known[k]))
-                found = 1;
-            int d = edit_distance(e->string, known[k]);
-            if (d < best)
-                best = d, closest = known[k];
-        }
-        if (!found) {
-            if (best <= 3)
-                return se_fail(err, "%s: unknown key \"%s%s\" (did you mean \"%s%s\"?)", path, prefix, e->string,
-                               prefix, closest);
-            return se_fail(err, "%s: unknown key \"%s%s\"", path, prefix, e->string);
-        }
-    }
-    return 0;
-}
 
 /* --set a.b=value */
 static int apply_override(cJSON *root, const char *kv, SeError *err)
@@ -129,7 +82,7 @@ static int load_loss(TrainRecipe *r, const char *path, SeError *err)
     const cJSON *l = cJSON_GetObjectItemCaseSensitive(r->root, "loss");
     if (!cJSON_IsObject(l))
         return se_fail(err, "%s: key \"loss\": expected an object like {\"type\": \"mnrl\"}", path);
-    if (check_keys(l, LOSS_KEYS, "loss.", path, err))
+    if (json_check_keys(l, LOSS_KEYS, "loss.", path, err))
         return -1;
     const char *type = NULL, *metric = "euclidean";
     if (json_opt_string(l, "type", &type, path, err) != 1)
@@ -191,7 +144,7 @@ static int load_model_build(TrainRecipe *r, const char *path, SeError *err)
         if (!cJSON_IsObject(dense))
             return se_fail(err, "%s: key \"dense\": expected an object like {\"out_features\": 256, "
                            "\"activation\": \"tanh\"}", path);
-        if (check_keys(dense, DENSE_KEYS, "dense.", path, err))
+        if (json_check_keys(dense, DENSE_KEYS, "dense.", path, err))
             return -1;
         double out;
         if (get_num(dense, "out_features", &out, 0, 0, 1 << 20, path, "dense.", err))
@@ -216,7 +169,7 @@ static int load_run_control(TrainRecipe *r, const char *path, SeError *err)
     if (ck && !cJSON_IsNull(ck)) {
         if (!cJSON_IsObject(ck))
             return se_fail(err, "%s: key \"checkpoint\": expected an object like {\"every\": 500, \"keep\": 3}", path);
-        if (check_keys(ck, CHECKPOINT_KEYS, "checkpoint.", path, err))
+        if (json_check_keys(ck, CHECKPOINT_KEYS, "checkpoint.", path, err))
             return -1;
         double every, keep;
         if (get_num(ck, "every", &every, 0, 0, 1e15, path, "checkpoint.", err) ||
@@ -236,6 +189,54 @@ static int load_run_control(TrainRecipe *r, const char *path, SeError *err)
     return 0;
 }
 
+/* data (one spec or a list of them), eval */
+static int load_data_specs(TrainRecipe *r, const char *path, SeError *err)
+{
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(r->root, "data");
+    if (!cJSON_IsObject(data) && !(cJSON_IsArray(data) && cJSON_GetArraySize(data) > 0))
+        return se_fail(err, "%s: key \"data\": expected a data spec like {\"path\": ..., \"columns\": [...]} or a "
+                       "list of them", path);
+    const bool list = cJSON_IsArray(data);
+    const int n = list ? cJSON_GetArraySize(data) : 1;
+    r->data = se_xcalloc((size_t)n, sizeof *r->data);
+    r->data_keys = se_xmalloc((size_t)n * 16);
+    for (const cJSON *e = list ? data->child : data; r->n_data < n; e = e->next) {
+        char *key = r->data_keys + 16 * r->n_data;
+        snprintf(key, 16, list ? "data[%d]" : "data", r->n_data);
+        if (data_spec_parse(&r->data[r->n_data++], e, path, key, NULL, err))
+            return -1;
+    }
+    r->eval = cJSON_GetObjectItemCaseSensitive(r->root, "eval");
+    if (r->eval && cJSON_IsNull(r->eval))
+        r->eval = NULL;
+    if (!r->eval)
+        return 0;
+    if (data_spec_parse(&r->eval_spec, r->eval, path, "eval", EVAL_EXTRA_KEYS, err))
+        return -1;
+    return get_int(r->eval, "every", &r->eval_every, 0, 0, 1L << 40, path, err);
+}
+
+/* sampling, batch_sampler, drop_last, on_bad_row */
+static int load_batching(TrainRecipe *r, const char *path, SeError *err)
+{
+    const char *sampling = "proportional", *sampler = "default", *on_bad_row = "error";
+    if (json_opt_string(r->root, "sampling", &sampling, path, err) < 0 ||
+        json_opt_string(r->root, "batch_sampler", &sampler, path, err) < 0 ||
+        json_opt_string(r->root, "on_bad_row", &on_bad_row, path, err) < 0 ||
+        json_opt_bool(r->root, "drop_last", &r->drop_last, path, err) < 0)
+        return -1;
+    if (strcmp(sampling, "proportional") && strcmp(sampling, "round_robin"))
+        return se_fail(err, "%s: key \"sampling\": \"%s\" is not one of proportional, round_robin", path, sampling);
+    if (strcmp(sampler, "default") && strcmp(sampler, "no_duplicates"))
+        return se_fail(err, "%s: key \"batch_sampler\": \"%s\" is not one of default, no_duplicates", path, sampler);
+    if (strcmp(on_bad_row, "error") && strcmp(on_bad_row, "skip"))
+        return se_fail(err, "%s: key \"on_bad_row\": \"%s\" is not one of error, skip", path, on_bad_row);
+    r->sampling = strcmp(sampling, "round_robin") ? SAMPLING_PROPORTIONAL : SAMPLING_ROUND_ROBIN;
+    r->sampler = strcmp(sampler, "no_duplicates") ? SAMPLER_DEFAULT : SAMPLER_NO_DUPLICATES;
+    r->skip_bad_rows = !strcmp(on_bad_row, "skip");
+    return 0;
+}
+
 uint64_t recipe_hash(const TrainRecipe *r)
 {
     /* what may change between a run and its resumption: where it writes, how it logs,
@@ -245,9 +246,7 @@ uint64_t recipe_hash(const TrainRecipe *r)
     for (size_t k = 0; k < sizeof FREE_KEYS / sizeof *FREE_KEYS; k++)
         cJSON_DeleteItemFromObjectCaseSensitive(copy, FREE_KEYS[k]);
     char *text = cJSON_PrintUnformatted(copy);
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (const char *p = text; p && *p; p++)
-        h = (h ^ (unsigned char)*p) * 0x100000001b3ull;
+    uint64_t h = fnv1a64(FNV64_START, text, text ? strlen(text) : 0);
     cJSON_free(text);
     cJSON_Delete(copy);
     return h;
@@ -272,19 +271,9 @@ int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, 
     const char *schedule = "warmuplinear";
     long v;
     r->device = "cpu";
-    if (check_keys(root, TOP_KEYS, "", path, err))
+    if (json_check_keys(root, TOP_KEYS, "", path, err))
         goto fail;
-    r->data = cJSON_GetObjectItemCaseSensitive(root, "data");
-    if (r->data && cJSON_IsObject(r->data) && check_keys(r->data, DATA_KEYS, "data.", path, err))
-        goto fail;
-    r->eval = cJSON_GetObjectItemCaseSensitive(root, "eval");
-    if (r->eval && !cJSON_IsObject(r->eval)) {
-        se_fail(err, "%s: key \"eval\": expected an object like \"data\" (plus \"every\": steps)", path);
-        goto fail;
-    }
-    if (r->eval && check_keys(r->eval, EVAL_KEYS, "eval.", path, err))
-        goto fail;
-    if (r->eval && get_int(r->eval, "every", &r->eval_every, 0, 0, 1L << 40, path, err))
+    if (load_data_specs(r, path, err))
         goto fail;
     if (json_opt_string(root, "model", &r->model, path, err) != 1) {
         se_fail(err, "%s: key \"model\": expected a model directory", path);
@@ -329,7 +318,8 @@ int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, 
         goto fail;
     r->log_every = (int)v;
     r->train.adamw.beta1 = 0.9, r->train.adamw.beta2 = 0.999, r->train.adamw.eps = 1e-8;
-    if (load_loss(r, path, err) || load_model_build(r, path, err) || load_run_control(r, path, err))
+    if (load_loss(r, path, err) || load_model_build(r, path, err) || load_run_control(r, path, err) ||
+        load_batching(r, path, err))
         goto fail;
     return 0;
 fail:
@@ -339,6 +329,11 @@ fail:
 
 void recipe_free(TrainRecipe *r)
 {
+    for (int k = 0; k < r->n_data; k++)
+        data_spec_free(&r->data[k]);
+    free(r->data);
+    free(r->data_keys);
+    data_spec_free(&r->eval_spec);
     cJSON_Delete(r->root);
     memset(r, 0, sizeof *r);
 }

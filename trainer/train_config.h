@@ -3,8 +3,16 @@
  *
  *   model            model directory (sentence-transformers or Hugging Face BERT)
  *   max_seq_length   tokens per text (default: the model's)
- *   data             {path, format (tsv|csv|jsonl), header, columns, label, label_map,
- *                     label_scale, drop_labels}: see trainer/dataset.h
+ *   data             a data spec {path, format (tsv|csv|jsonl), header, columns, label,
+ *                    label_map, label_scale, drop_labels} or {shard}: see trainer/data_spec.h;
+ *                    or a list of them (every batch from one dataset; they must give the
+ *                    same columns and all have labels or none)
+ *   sampling         several datasets: proportional (default) | round_robin, as
+ *                    sentence-transformers' multi_dataset_batch_sampler (trainer/batch_plan.h)
+ *   batch_sampler    default | no_duplicates (no text twice in a batch: in-batch negatives)
+ *   drop_last        leave out batches that are not full (default false)
+ *   on_bad_row       error (default: the first bad row stops the run with its message) |
+ *                    skip (bad rows are left out and counted; --on-bad-row on the command line)
  *   loss             {type: mnrl|triplet|cosine_similarity|cosent|contrastive|softmax|
  *                     online_contrastive|batch_hard_triplet,
  *                     metric (triplet: euclidean|cosine|manhattan), margin, scale, num_labels}
@@ -35,6 +43,8 @@
 #include <stdint.h>
 
 #include "host/error.h"
+#include "trainer/batch_plan.h"
+#include "trainer/data_spec.h"
 #include "trainer/trainer.h"
 
 typedef struct {
@@ -43,8 +53,11 @@ typedef struct {
     int max_seq_length, batch_size, epochs, log_every;
     long max_steps, warmup_steps;
     double warmup_ratio;
-    const cJSON *data;
+    DataSpec *data;    /* [n_data] */
+    int n_data;
+    char *data_keys;   /* their names in messages ("data", "data[1]") */
     const cJSON *eval; /* NULL, or a data spec (+ "every": steps; 0: only at the end) */
+    DataSpec eval_spec;
     long eval_every;
     LossConfig loss;
     TrainConfig train;
@@ -53,6 +66,9 @@ typedef struct {
     long checkpoint_every;
     int checkpoint_keep;
     bool skip_nan;
+    MultiSampling sampling;
+    BatchSamplerKind sampler;
+    bool drop_last, skip_bad_rows;
 } TrainRecipe;
 
 /* Reads path, applies overrides ("key=value" with dotted keys; a value that parses as JSON

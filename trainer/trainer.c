@@ -218,14 +218,13 @@ static double backend_loss(Trainer *t, const float *emb, int rows, const double 
                              lc->num_labels, (float)grad_scale);
 }
 
-double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, int rows, const double *labels)
+/* The step after packing: forward, loss, backward, and the update every accumulation-th
+ * micro-batch. */
+static double step_packed(Trainer *t, PackedBatch *b, int rows, const double *labels)
 {
     SentenceModel *m = t->m;
     const Ops *ops = m->ops;
     const int K = t->n_columns, N = K * rows, H = m->enc.cfg.hidden_size, D = m->out_dim;
-    /* 1. tokenize and pack all columns: sequence c * rows + r */
-    tok_encode_batch(&m->tok, &m->tb, texts, lens, NULL, NULL, (size_t)N, (size_t)m->max_seq_length, 0);
-    PackedBatch *b = sm_pack(m, (size_t)N);
     /* 2. forward: encoder, pooling, Dense, Normalize */
     t->et.dropout_seed = se_mix64(((uint64_t)t->cfg.seed << 32) ^ (uint64_t)t->micro_steps);
     t->micro_steps++;
@@ -265,6 +264,23 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     encoder_train_backward(&t->et, b, t->dout);
     t->last_update = ++t->pending >= accum ? trainer_flush(t) : 0;
     return loss;
+}
+
+double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, int rows, const double *labels)
+{
+    SentenceModel *m = t->m;
+    const size_t N = (size_t)t->n_columns * (size_t)rows;
+    /* 1. tokenize and pack all columns: sequence c * rows + r */
+    sm_tokenize(m, texts, lens, (size_t)N);
+    return step_packed(t, sm_pack(m, N), rows, labels);
+}
+
+double trainer_step_ids(Trainer *t, const int32_t *const *ids, const size_t *lens, int rows, const double *labels)
+{
+    SentenceModel *m = t->m;
+    const size_t N = (size_t)t->n_columns * (size_t)rows;
+    packed_batch_from_seqs(&m->pb, ids, lens, N, (size_t)m->max_seq_length);
+    return step_packed(t, &m->pb, rows, labels);
 }
 
 void trainer_discard(Trainer *t)

@@ -78,6 +78,10 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
  * call also clips and updates (as transformers' Trainer does; last_update says how that
  * went). Returns the batch loss. */
 double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, int rows, const double *labels);
+/* trainer_step on token ids instead of texts (a pre-tokenized shard): sequence
+ * c * rows + r is ids[c * rows + r][0..lens[...]) ([CLS] ... [SEP], ids of the model's
+ * vocabulary), cut to the model's max_seq_length as the tokenizer cuts. */
+double trainer_step_ids(Trainer *t, const int32_t *const *ids, const size_t *lens, int rows, const double *labels);
 /* Replaces the SoftmaxLoss classifier (host W [L, 3D], b [L]), e.g. with the reference's initial weights. */
 void trainer_set_classifier(Trainer *t, const float *W, const float *b);
 /* Applies what was accumulated (called by trainer_step, and at the end of an epoch for a

@@ -7,29 +7,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
 
+#include "fuzz_file.h"
 #include "host/safetensors.h"
-
-static int fd = -1;
-static char path[64];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    fd = memfd_create("fuzz_safetensors", MFD_CLOEXEC);
-    if (fd < 0) {
-        perror("fuzz_safetensors: memfd_create");
-        exit(1);
-    }
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    fuzz_file_init("fuzz_safetensors");
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (ftruncate(fd, 0) != 0 || (size && pwrite(fd, data, size, 0) != (ssize_t)size))
-        abort();
+    fuzz_file_write(data, size);
+    const char *path = fuzz_path;
     StFile f;
     SeError err;
     if (st_open(&f, path, &err) != 0) {
