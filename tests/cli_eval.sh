@@ -5,15 +5,9 @@
 # tiny random BERT always and on all-MiniLM-L6-v2 where it is installed.
 # usage: cli_eval.sh SENTEMBED FIXTURE_DIR SHARED_DATA_DIR [MINILM_DIR]
 set -uo pipefail
-bin=$1 fixtures=$(cd "$2" && pwd) data=$3 minilm=${4:-}
-if [ ! -d "$data" ]; then
-    echo "SKIP: shared data not found at $data"
-    exit 77
-fi
-data=$(cd "$data" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+bin=$1 fixtures=$(cd "$2" && pwd) minilm=${4:-}
+source "$(dirname "$0")/cli_lib.sh"
+cli_setup "$3"
 cp -r "$fixtures/encoder/tiny-bert" "$tmp/tiny_mean" && cp -r "$fixtures/encoder/variants/mean/." "$tmp/tiny_mean/"
 (cd "$data" && sh "$fixtures/eval/snli_triplets.sh") > "$tmp/triplets.tsv"
 stsb="{\"path\": \"$data/stsb/sts-dev.csv\", \"format\": \"tsv\", \"columns\": [5, 6], \"label\": 4, \"label_scale\": 5}"

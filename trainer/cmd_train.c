@@ -331,14 +331,8 @@ int cmd_train(int argc, char **argv)
                             step, stop_signal == SIGTERM ? "SIGTERM" : stop_signal == SIGINT ? "SIGINT" : "--stop-at",
                             config);
                     fclose(metrics);
-                    remove(metrics_path);
-                    plan_free(&plan), data_batch_free(&batch), free(plan_sets);
-                    trainer_free(&t);
-                    sm_free(&m);
-                    train_data_close(&data);
-                    dataset_free(&eval_data);
-                    recipe_free(&r);
-                    return 0;
+                    remove(metrics_path); /* the checkpoint carries the metrics so far */
+                    goto done;
                 }
             }
         }
@@ -352,6 +346,7 @@ int cmd_train(int argc, char **argv)
     if (rename(metrics_path, final_metrics) != 0)
         se_die("%s: cannot move the metrics to %s: %s", metrics_path, final_metrics, strerror(errno));
     fprintf(stderr, "saved the trained model to %s (metrics: %s)\n", r.output_dir, final_metrics);
+done:
     plan_free(&plan), data_batch_free(&batch), free(plan_sets);
     trainer_free(&t);
     sm_free(&m);
