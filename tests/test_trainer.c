@@ -12,22 +12,30 @@
 
 enum { PAIRS = 8 };
 
+/* The tiny BERT loaded and a trainer on it for PAIRS pairs; 0, or -1 after a failed CHECK. */
+static int start(SentenceModel *m, Trainer *t, const char *model_dir, const LossConfig *loss, const TrainConfig *cfg)
+{
+    SeError err;
+    if (sm_load(m, model_dir, ops_cpu(), 2 * PAIRS, 0, &err)) {
+        CHECK(0, "%s", err.msg);
+        return -1;
+    }
+    if (trainer_init(t, m, loss, cfg, 2, PAIRS, &err)) {
+        CHECK(0, "%s", err.msg);
+        sm_free(m);
+        return -1;
+    }
+    return 0;
+}
+
 static void fit(const char *name, const char *model_dir, const LossConfig *loss, const char *const *texts,
                 const size_t *lens, const double *labels, int steps, double want_ratio)
 {
     SentenceModel m;
     Trainer t;
-    SeError err;
-    if (sm_load(&m, model_dir, ops_cpu(), 2 * PAIRS, 0, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
     TrainConfig cfg = {{2e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_WARMUP_CONSTANT, 3, steps, 1.0, 1, 1, 0, 0};
-    if (trainer_init(&t, &m, loss, &cfg, 2, PAIRS, &err)) {
-        CHECK(0, "%s", err.msg);
-        sm_free(&m);
+    if (start(&m, &t, model_dir, loss, &cfg))
         return;
-    }
     double first = 0, last = 0;
     for (int s = 0; s < steps; s++) {
         last = trainer_step(&t, texts, lens, PAIRS, labels);
@@ -55,18 +63,10 @@ static void check_accumulation(const char *model_dir, const char *const *texts, 
     for (int accum = 1; accum <= 2; accum++) {
         SentenceModel m;
         Trainer t;
-        SeError err;
-        if (sm_load(&m, model_dir, ops_cpu(), 2 * PAIRS, 0, &err)) {
-            CHECK(0, "%s", err.msg);
-            return;
-        }
         TrainConfig cfg = {{1e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_CONSTANT, 0, 1, 1.0, 1, accum, 0, 0};
         LossConfig cosine = {LOSS_COSINE_SIMILARITY, TRIPLET_EUCLIDEAN, 0, 0, 0};
-        if (trainer_init(&t, &m, &cosine, &cfg, 2, PAIRS, &err)) {
-            CHECK(0, "%s", err.msg);
-            sm_free(&m);
+        if (start(&m, &t, model_dir, &cosine, &cfg))
             return;
-        }
         if (accum == 1) {
             trainer_step(&t, texts, lens, PAIRS, labels);
         } else { /* the same 8 pairs as two halves, each column-major */
@@ -108,18 +108,10 @@ static void dropout_run(const char *model_dir, const char *const *texts, const s
 {
     SentenceModel m;
     Trainer t;
-    SeError err;
-    if (sm_load(&m, model_dir, ops_cpu(), 2 * PAIRS, 0, &err)) {
-        CHECK(0, "%s", err.msg);
-        return;
-    }
     TrainConfig cfg = {{1e-3, 0.9, 0.999, 1e-8, 0.01}, SCHED_CONSTANT, 0, 5, 1.0, seed, 1, p, p};
     LossConfig mnrl = {LOSS_MNRL, TRIPLET_EUCLIDEAN, 0, 20.0, 0};
-    if (trainer_init(&t, &m, &mnrl, &cfg, 2, PAIRS, &err)) {
-        CHECK(0, "%s", err.msg);
-        sm_free(&m);
+    if (start(&m, &t, model_dir, &mnrl, &cfg))
         return;
-    }
     for (int s = 0; s < 5; s++)
         losses[s] = trainer_step(&t, texts, lens, PAIRS, NULL);
     trainer_free(&t);
