@@ -11,7 +11,9 @@ SoftmaxLoss, triplets for TripletLoss / MNRL).
 usage: bench_train_st.py --model DIR --train FILE [--format stsb|jsonl] [--columns ...]
        [--label KEY] [--loss cosine_similarity|softmax|mnrl|triplet] [--dev sts-dev.csv]
        [--device cpu|cuda] [--bf16] [--threads N] [--batch-size 16] [--max-steps N]
-       [--max-seq-length N]"""
+       [--max-seq-length N] [--steady-from STEP]
+--steady-from STEP also reports steady_pairs_per_s: the rate over the steps after STEP, so
+that the first steps' warm-up (allocator growth, kernel selection) stays out of it."""
 import argparse
 import json
 import os
@@ -23,6 +25,24 @@ from datasets import Dataset  # noqa: E402
 from sentence_transformers import (SentenceTransformer, SentenceTransformerTrainer,  # noqa: E402
                                    SentenceTransformerTrainingArguments, losses)
 from sentence_transformers.evaluation import EmbeddingSimilarityEvaluator  # noqa: E402
+from transformers import TrainerCallback  # noqa: E402
+
+
+class SteadyClock(TrainerCallback):
+    """The wall time at the end of step `start` and of the last step (the GPU drained)."""
+
+    def __init__(self, start):
+        self.start, self.t_start, self.t_end, self.steps = start, None, None, 0
+
+    def on_step_end(self, args, state, control, **kwargs):
+        # Synchronize only at the two ends, so the GPU queue runs as it would untimed.
+        if state.global_step not in (self.start, state.max_steps):
+            return
+        if torch.cuda.is_available():
+            torch.cuda.synchronize()
+        if state.global_step == self.start:
+            self.t_start = time.perf_counter()
+        self.t_end, self.steps = time.perf_counter(), state.global_step
 
 
 def read_stsb(path):
@@ -44,6 +64,7 @@ ap.add_argument("--threads", type=int, default=2)
 ap.add_argument("--batch-size", type=int, default=16)
 ap.add_argument("--max-steps", type=int, default=-1)
 ap.add_argument("--max-seq-length", type=int, default=0)
+ap.add_argument("--steady-from", type=int, default=0)
 ap.add_argument("--output", default="/tmp/bench-train-st")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
@@ -77,7 +98,9 @@ targs = SentenceTransformerTrainingArguments(
     warmup_ratio=0.1, lr_scheduler_type="linear", weight_decay=0.01, max_grad_norm=1.0, seed=42,
     max_steps=args.max_steps, save_strategy="no", logging_steps=100000, report_to=[],
     use_cpu=args.device == "cpu", bf16=args.bf16, dataloader_drop_last=False)
-trainer = SentenceTransformerTrainer(model=model, args=targs, train_dataset=train, loss=loss)
+clock = SteadyClock(args.steady_from)
+trainer = SentenceTransformerTrainer(model=model, args=targs, train_dataset=train, loss=loss,
+                                     callbacks=[clock] if args.steady_from else None)
 if args.device != "cpu":
     torch.cuda.reset_peak_memory_stats()
 t0 = time.perf_counter()
@@ -90,6 +113,9 @@ pairs = steps * args.batch_size if args.max_steps > 0 else n_rows
 result = {"impl": "sentence-transformers fit / torch %s" % torch.__version__, "device": args.device,
           "bf16": args.bf16, "threads": torch.get_num_threads(), "loss": args.loss, "batch_size": args.batch_size,
           "steps": steps, "pairs": pairs, "seconds": round(dt, 2), "pairs_per_s": round(pairs / dt, 1)}
+if clock.t_start is not None and clock.steps > args.steady_from:
+    result["steady_pairs_per_s"] = round(
+        (clock.steps - args.steady_from) * args.batch_size / (clock.t_end - clock.t_start), 1)
 if args.device != "cpu":
     result["peak_gpu_mib"] = round(torch.cuda.max_memory_allocated() / 2**20, 1)
 if args.dev:

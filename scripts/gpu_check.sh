@@ -11,15 +11,23 @@
 #      losses), and compares the per-step losses (bar: within 1e-2 relative);
 #   5. benchmarks training of the bert-base architecture against sentence-transformers' fit
 #      on the same GPU: SoftmaxLoss on SNLI pairs, batch 16 (the seed's settings), and MNRL
-#      on SNLI triplets, batch 256, max_seq_length 128; throughput and peak GPU memory.
-# Logs go to $OUT (or benchmarks/results/gpu-check-local); a short table is printed last.
+#      on SNLI triplets, batch 256, max_seq_length 128; throughput and peak GPU memory; and
+#      MNRL at a fixed 128 tokens per sequence, with the model FLOPs utilization (MFU);
+#   6. profiles one bert-base MNRL step (batch 256, 128 tokens) with Nsight Compute: GPU time
+#      per kernel.
+# Sections run in the order 1 2 4 5 6 3 (most needed first); one that would start after
+# GPU_CHECK_BUDGET seconds (default 480) is skipped and says so. Every command has its own
+# timeout, and a GPU test that fails with a CUDA error is rerun under compute-sanitizer.
+# Logs go to $OUT (or benchmarks/results/gpu-check-local): gpu_check.log, the Nsight CSV and
+# logs.tar.gz with every run's stderr and metrics; a short table is printed last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-benchmarks/results/gpu-check-local}
 mkdir -p "$out"
 exec > >(tee "$out/gpu_check.log") 2>&1
-build=build-gpu
+build=${GPU_BUILD:-build-gpu-pack}
 data=$build/data
+budget=${GPU_CHECK_BUDGET:-480}
 python=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 # Our Debian libraries travel in build-gpu/lib; CUDA's come from the toolkit or PyTorch's wheels.
@@ -34,29 +42,59 @@ PY
 export LD_LIBRARY_PATH=$PWD/$build/lib:/usr/local/cuda/lib64:${cuda_libs}:${LD_LIBRARY_PATH:-}
 declare -a summary
 note() { summary+=("$1"); }
+in_budget() { # SECTION: whether there is time left to start it
+    if ((SECONDS > budget)); then
+        echo "== $1: skipped, ${SECONDS}s spent of the ${budget}s budget =="
+        note "$1: skipped (time)"
+        return 1
+    fi
+}
+finish() {
+    echo
+    echo "== summary (${SECONDS}s) =="
+    for s in "${summary[@]}"; do echo "  $s"; done
+    (cd /tmp && tar czf "$out/logs.tar.gz" *.log *.json $(ls -d */metrics.jsonl 2>/dev/null)) 2>/dev/null
+}
+trap finish EXIT
 
 echo "== machine =="
 date -u
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv
 nproc
-if ldd $build/sentembed | grep "not found"; then
-    echo "missing shared libraries (above): stopping"
+ldd --version | head -1
+command -v nvcc > /dev/null && nvcc --version | tail -1
+"$python" -c 'import torch, transformers, sentence_transformers as st; print("torch", torch.__version__, "cuda", torch.version.cuda, "transformers", transformers.__version__, "sentence-transformers", st.__version__)'
+ldd $build/sentembed | grep -E "cublas|cudart"
+if ldd $build/sentembed $build/tests/test_cuda_* | grep "not found"; then
+    echo "missing shared libraries (above); LD_LIBRARY_PATH=$LD_LIBRARY_PATH; on this machine:"
+    find / -xdev \( -name 'libcublasLt.so*' -o -name 'libcudart.so*' \) 2>/dev/null | head
+    echo "stopping"
     exit 1
 fi
 
 echo "== 1. GPU tests (CUDA op vs CPU op) =="
 for t in test_cuda_device test_cuda_ops test_cuda_backward test_cuda_train; do
-    if timeout 300 $build/tests/$t; then note "$t: PASS"; else note "$t: FAIL (exit $?)"; fi
+    timeout 120 $build/tests/$t > /tmp/$t.log 2>&1
+    rc=$?
+    cat /tmp/$t.log
+    if ((rc == 0)); then note "$t: PASS"; continue; fi
+    note "$t: FAIL (exit $rc; $(grep -c FAIL /tmp/$t.log) failed checks)"
+    # A CUDA error or a crash: the sanitizer names the kernel and the bad access.
+    if ((rc >= 124)) || grep -q "CUDA error\|illegal" /tmp/$t.log; then
+        echo "-- $t under compute-sanitizer --"
+        timeout 150 compute-sanitizer --print-limit 10 $build/tests/$t 2>&1 | grep -v "^PASS" | head -80
+    fi
 done
 
+in_budget "2. embeddings" && {
 echo "== 2. embeddings GPU (bf16) vs CPU (fp32) =="
 models=/tmp/sentembed-models
-"$python" scripts/make_random_models.py $data/minilm-config $models
+"$python" scripts/make_random_models.py $data/minilm-config $models || { echo "cannot make the models: stopping"; exit 1; }
 head -448 $data/sentences.txt > /tmp/check.txt
 tail -64 $data/sentences.txt >> /tmp/check.txt   # long lines: truncation at 256 tokens
 for m in minilm-random bert-base-random; do
-    $build/sentembed encode --model $models/$m --device cpu --output /tmp/$m-cpu.npy < /tmp/check.txt
-    $build/sentembed encode --model $models/$m --device cuda --output /tmp/$m-gpu.npy < /tmp/check.txt
+    timeout 120 $build/sentembed encode --model $models/$m --device cpu --output /tmp/$m-cpu.npy < /tmp/check.txt
+    timeout 120 $build/sentembed encode --model $models/$m --device cuda --output /tmp/$m-gpu.npy < /tmp/check.txt
     result=$("$python" - /tmp/$m-cpu.npy /tmp/$m-gpu.npy <<'PY'
 import sys, numpy as np
 a, b = np.load(sys.argv[1]), np.load(sys.argv[2])
@@ -70,22 +108,9 @@ PY
     echo "$m: $result"
     note "$m GPU vs CPU: $result"
 done
+}
 
-echo "== 3. encode benchmark: sentembed vs sentence-transformers, same GPU =="
-head -20000 $data/sentences.txt > /tmp/bench.txt
-for bs in 32 128; do
-    r=$($build/sentembed encode --model $models/bert-base-random --device cuda --batch-size $bs --timing \
-        --output /tmp/bench.npy < /tmp/bench.txt 2>&1 >/dev/null | grep '"sentences_per_s"')
-    echo "sentembed batch $bs: $r"
-    note "sentembed encode bert-base batch $bs: $r"
-    for dtype in float32 bfloat16; do
-        r=$("$python" benchmarks/bench_encode_st.py --model $models/bert-base-random --input /tmp/bench.txt \
-            --batch-size $bs --device cuda --dtype $dtype 2>/dev/null | tail -1)
-        echo "sentence-transformers ($dtype) batch $bs: $r"
-        note "sentence-transformers $dtype bert-base batch $bs: $r"
-    done
-done
-
+in_budget "4. training" && {
 echo "== 4. training: 50 steps on the CPU (fp32) vs the GPU (bf16), dropout off =="
 stsb='"format": "tsv", "columns": [5, 6], "label": 4, "label_scale": 5'
 declare -A spec=(
@@ -100,7 +125,7 @@ for loss in cosine_similarity softmax mnrl triplet; do
 {"model": "$models/minilm-random", ${spec[$loss]}, "batch_size": 16, "max_steps": 50, "lr": 1e-4,
  "warmup_steps": 5, "dropout": 0, "seed": 1, "device": "$dev", "output_dir": "/tmp/out-$loss-$dev", "log_every": 1}
 JSON
-        timeout 300 $build/sentembed train /tmp/train-$loss-$dev.json 2> /tmp/train-$loss-$dev.log ||
+        timeout 120 $build/sentembed train /tmp/train-$loss-$dev.json 2> /tmp/train-$loss-$dev.log ||
             { echo "$loss on $dev failed:"; tail -5 /tmp/train-$loss-$dev.log; }
     done
     result=$("$python" - /tmp/out-$loss-cpu/metrics.jsonl /tmp/out-$loss-cuda/metrics.jsonl <<'PY'
@@ -117,7 +142,9 @@ PY
     echo "$loss: $result"
     note "train $loss CPU vs GPU: $result"
 done
+}
 
+in_budget "5. training benchmark" && {
 echo "== 5. training benchmark: sentembed vs sentence-transformers fit, same GPU (bert-base architecture) =="
 peak_mem() { # COMMAND...: runs it, printing the peak GPU memory used (MiB) seen by nvidia-smi on stderr
     nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > /tmp/mem.log 2>/dev/null &
@@ -128,32 +155,81 @@ peak_mem() { # COMMAND...: runs it, printing the peak GPU memory used (MiB) seen
     echo "peak_gpu_mib_nvidia_smi $(sort -n /tmp/mem.log | tail -1)" >&2
     return $rc
 }
-bench() { # NAME BATCH MAXLEN STEPS SPEC LOSS PEER_ARGS...
-    local name=$1 bs=$2 len=$3 steps=$4 sp=$5 loss=$6
-    shift 6
+# Each field a run of SNLI sentences, so every sequence is cut at exactly 128 tokens (MFU).
+"$python" - $data/snli-dev-triplets.jsonl /tmp/long-triplets.jsonl <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+with open(sys.argv[2], "w") as f:
+    for i in range(256 * 12):
+        f.write(json.dumps({c: " ".join(rows[(i + k) % len(rows)][c] for k in range(16))
+                            for c in ("anchor", "positive", "negative")}) + "\n")
+PY
+bench() { # NAME BATCH MAXLEN STEPS SPEC LOSS TOKENS_PER_SAMPLE(0: not fixed) PEER_ARGS...
+    local name=$1 bs=$2 len=$3 steps=$4 sp=$5 loss=$6 tokens=$7
+    shift 7
+    local warm=$((steps / 4)) mfu=()
+    ((tokens)) && mfu=(--tokens-per-sample $tokens --seq $len)
     cat > /tmp/bench-$name.json <<JSON
 {"model": "$models/bert-base-random", $sp, "batch_size": $bs, "max_seq_length": $len, "max_steps": $steps,
- "device": "cuda", "output_dir": "/tmp/bench-out-$name", "log_every": $steps}
+ "device": "cuda", "output_dir": "/tmp/bench-out-$name", "log_every": $warm}
 JSON
-    peak_mem $build/sentembed train /tmp/bench-$name.json 2> /tmp/bench-$name.log
+    peak_mem timeout 180 $build/sentembed train /tmp/bench-$name.json 2> /tmp/bench-$name.log ||
+        { echo "sentembed $name failed:"; tail -5 /tmp/bench-$name.log; }
     local ours mem
-    ours=$(tail -1 /tmp/bench-out-$name/metrics.jsonl 2>/dev/null)
+    ours=$("$python" benchmarks/train_rate.py /tmp/bench-out-$name/metrics.jsonl --steady-from $warm "${mfu[@]}" 2>&1)
     mem=$(grep peak_gpu_mib_nvidia_smi /tmp/bench-$name.log)
     echo "sentembed $name: $ours $mem"
     note "sentembed train $name: $ours ($mem)"
     for flag in "" --bf16; do
-        r=$(peak_mem "$python" benchmarks/bench_train_st.py --model $models/bert-base-random --device cuda $flag \
-            --batch-size $bs --max-seq-length $len --max-steps $steps --loss $loss "$@" 2> /tmp/peer.log | tail -1)
-        mem=$(grep peak_gpu_mib_nvidia_smi /tmp/peer.log)
+        r=$(peak_mem timeout 240 "$python" benchmarks/bench_train_st.py --model $models/bert-base-random --device cuda \
+            $flag --batch-size $bs --max-seq-length $len --max-steps $steps --steady-from $warm --loss $loss "$@" \
+            2> /tmp/peer-$name${flag}.log | tail -1)
+        mem=$(grep peak_gpu_mib_nvidia_smi /tmp/peer-$name${flag}.log)
+        if ((tokens)) && [[ $r == *steady_pairs_per_s* ]]; then
+            rate=$("$python" -c 'import json,sys; print(json.loads(sys.argv[1])["steady_pairs_per_s"])' "$r")
+            r="$r $("$python" benchmarks/train_rate.py --rate $rate "${mfu[@]}")"
+        fi
+        [[ -n $r ]] || r="failed: $(tail -2 /tmp/peer-$name${flag}.log | tr '\n' ' ')"
         echo "sentence-transformers $name ${flag:-fp32}: $r $mem"
         note "sentence-transformers fit $name ${flag:-fp32}: $r ($mem)"
     done
 }
-bench softmax-b16 16 128 300 "${spec[softmax]}" softmax --train $data/snli-dev.jsonl --format jsonl \
+bench softmax-b16 16 128 200 "${spec[softmax]}" softmax 0 --train $data/snli-dev.jsonl --format jsonl \
     --columns premise,hypothesis --label label
-bench mnrl-b256 256 128 20 "${spec[mnrl]}" mnrl --train $data/snli-dev-triplets.jsonl --format jsonl \
+bench mnrl-b256 256 128 20 "${spec[mnrl]}" mnrl 0 --train $data/snli-dev-triplets.jsonl --format jsonl \
     --columns anchor,positive,negative
+long='"data": {"path": "/tmp/long-triplets.jsonl", "columns": ["anchor", "positive", "negative"]}, "loss": {"type": "mnrl"}'
+bench mnrl-b256-fixed128 256 128 12 "$long" mnrl $((3 * 128)) --train /tmp/long-triplets.jsonl --format jsonl \
+    --columns anchor,positive,negative
+}
 
-echo
-echo "== summary =="
-for s in "${summary[@]}"; do echo "  $s"; done
+in_budget "6. kernel profile" && {
+echo "== 6. GPU time per kernel: one bert-base MNRL step, batch 256, 128 tokens (Nsight Compute) =="
+ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)
+sed -e 's/"max_steps": 12/"max_steps": 1/' -e 's/bench-out-/prof-out-/' /tmp/bench-mnrl-b256-fixed128.json > /tmp/prof.json
+if [[ -n $ncu ]] && timeout 200 "$ncu" --metrics gpu__time_duration.sum --csv --page raw --clock-control none \
+        --log-file "$out/ncu-mnrl-b256-fixed128.csv" $build/sentembed train /tmp/prof.json > /tmp/prof.log 2>&1; then
+    "$python" benchmarks/ncu_summary.py "$out/ncu-mnrl-b256-fixed128.csv" --steps 1 | tee /tmp/prof-summary.log
+    note "kernel profile: $(head -1 /tmp/prof-summary.log)"
+else
+    echo "ncu failed or missing ($ncu):"; tail -5 /tmp/prof.log
+    note "kernel profile: failed"
+fi
+}
+
+in_budget "3. encode benchmark" && {
+echo "== 3. encode benchmark: sentembed vs sentence-transformers, same GPU =="
+head -10000 $data/sentences.txt > /tmp/bench.txt
+for bs in 32 128; do
+    r=$(timeout 120 $build/sentembed encode --model $models/bert-base-random --device cuda --batch-size $bs --timing \
+        --output /tmp/bench.npy < /tmp/bench.txt 2>&1 >/dev/null | grep '"sentences_per_s"')
+    echo "sentembed batch $bs: $r"
+    note "sentembed encode bert-base batch $bs: $r"
+    for dtype in float32 bfloat16; do
+        r=$(timeout 120 "$python" benchmarks/bench_encode_st.py --model $models/bert-base-random --input /tmp/bench.txt \
+            --batch-size $bs --device cuda --dtype $dtype 2>/dev/null | tail -1)
+        echo "sentence-transformers ($dtype) batch $bs: $r"
+        note "sentence-transformers $dtype bert-base batch $bs: $r"
+    done
+done
+}

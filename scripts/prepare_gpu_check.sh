@@ -2,29 +2,34 @@
 # Prepares what scripts/gpu_check.sh needs on a GPU machine that has CUDA, PyTorch,
 # transformers and sentence-transformers but no network and none of our Debian libraries:
 #   build-gpu/            a CUDA build for Hopper (sm_90a + compute_90 PTX)
-#   build-gpu/lib/        the shared libraries it needs that such a machine lacks
-#   build-gpu/data/       all-MiniLM-L6-v2's tokenizer/config files and test sentences
-# Then carry build-gpu to the device and run scripts/gpu_check.sh there.
+#   build-gpu-pack/       what travels (the whole build is over the device's 64 MiB limit):
+#     sentembed, tests/test_cuda_*   the programs gpu_check.sh runs
+#     lib/                the shared libraries they need that such a machine lacks
+#     data/               all-MiniLM-L6-v2's tokenizer/config files, STS-B, SNLI, sentences
+# Then carry build-gpu-pack to the device and run scripts/gpu_check.sh there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${SENTEMBED_DATA:-../shared/data}
 scripts/install_deps.sh
 cmake -S . -B build-gpu -DCMAKE_BUILD_TYPE=Release -DSENTEMBED_CUDA=ON -DSENTEMBED_WERROR=ON > /dev/null
 cmake --build build-gpu -j"$(nproc)"
-mkdir -p build-gpu/lib build-gpu/data
+pack=build-gpu-pack
+rm -rf $pack
+mkdir -p $pack/lib $pack/data $pack/tests
+cp build-gpu/sentembed $pack/
+cp build-gpu/tests/test_cuda_* $pack/tests/
 # Everything ldd resolves outside glibc and CUDA (the device brings its own of those).
 for bin in build-gpu/sentembed build-gpu/tests/test_cuda_ops build-gpu/tests/test_cuda_backward build-gpu/tests/test_cuda_train; do
     ldd "$bin" | awk '/=> \// {print $3}'
 done | sort -u | grep -vE '/(libc|libm|libdl|libpthread|librt|libgcc_s|libstdc\+\+|ld-linux[^/]*)\.so|libcuda|libcudart|libcublas' |
-    while read -r lib; do cp -L "$lib" build-gpu/lib/; done
-cp -r "$data/minilm-config" build-gpu/data/
-cp "$data/stsb/sts-train.csv" "$data/stsb/sts-dev.csv" build-gpu/data/
-scripts/make_snli_jsonl.sh dev "$data" && cp data/snli-dev.jsonl data/snli-dev-triplets.jsonl build-gpu/data/
+    while read -r lib; do cp -L "$lib" $pack/lib/; done
+cp -r "$data/minilm-config" $pack/data/
+cp "$data/stsb/sts-train.csv" "$data/stsb/sts-dev.csv" $pack/data/
+scripts/make_snli_jsonl.sh dev "$data" && cp data/snli-dev.jsonl data/snli-dev-triplets.jsonl $pack/data/
 # Sentences: SNLI premises and hypotheses, and long Japanese lines that hit truncation.
 {
     cat "$data/nli/snli/s1.dev" "$data/nli/snli/s2.dev" "$data/nli/snli/s1.test" "$data/nli/snli/s2.test"
     tr -d '\r' < "$data/unicode/wagahaiwa_nekodearu.txt" | awk 'length > 600' | head -64
-} > build-gpu/data/sentences.txt
-du -sh build-gpu/lib build-gpu/data
-du -sh --exclude=CMakeFiles build-gpu
-echo "ready: carry build-gpu and run scripts/gpu_check.sh on the device"
+} > $pack/data/sentences.txt
+du -sh $pack/lib $pack/data $pack
+echo "ready: carry $pack and run scripts/gpu_check.sh on the device"

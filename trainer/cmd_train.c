@@ -294,8 +294,9 @@ int cmd_train(int argc, char **argv)
                         eta);
                 fprintf(metrics,
                         "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
-                        "\"samples_per_s\": %.2f}\n",
-                        step, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate);
+                        "\"samples_per_s\": %.2f, \"samples\": %ld, \"elapsed_s\": %.4f}\n",
+                        step, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate, samples,
+                        el);
                 fflush(metrics);
                 loss_sum = 0;
                 logged_steps = 0;
