@@ -8,7 +8,8 @@
 #      (bert-base architecture, SNLI sentences);
 #   4. trains the MiniLM-architecture model 50 steps on the CPU and on the GPU, dropout off,
 #      with CosineSimilarityLoss (host loss), SoftmaxLoss, MNRL and TripletLoss (fused CUDA
-#      losses), and compares the per-step losses (bar: within 1e-2 relative);
+#      losses), and compares the per-step losses (bars: 4e-3 relative over the first 10 steps,
+#      3e-2 over all 50, as bf16 and fp32 trajectories drift apart);
 #   5. benchmarks training of the bert-base architecture against sentence-transformers' fit
 #      on the same GPU: SoftmaxLoss on SNLI pairs, batch 16 (the seed's settings), and MNRL
 #      on SNLI triplets, batch 256, max_seq_length 128; throughput and peak GPU memory; and
@@ -30,6 +31,12 @@ data=$build/data
 budget=${GPU_CHECK_BUDGET:-480}
 python=${PYTHON:-python3}
 export PYTHONUNBUFFERED=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+# Python packages the device image lacks (sentence-transformers' trainer needs `datasets`)
+# travel as wheels in .whl (carry it): scripts/prepare_gpu_check.sh downloads them.
+if compgen -G ".whl/*.whl" > /dev/null; then
+    "$python" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl &&
+        export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
 # Our Debian libraries travel in build-gpu/lib; CUDA's come from the toolkit or PyTorch's wheels.
 cuda_libs=$("$python" - <<'PY' 2>/dev/null
 import glob, os, site
@@ -85,6 +92,17 @@ for t in test_cuda_device test_cuda_ops test_cuda_backward test_cuda_train; do
         timeout 150 compute-sanitizer --print-limit 10 $build/tests/$t 2>&1 | grep -v "^PASS" | head -80
     fi
 done
+# head_dim 32/64/128 take the tensor-core attention; the simple kernels must stay right too.
+SENTEMBED_ATTENTION=simple timeout 120 $build/tests/test_cuda_backward > /tmp/test_cuda_backward-simple.log 2>&1
+rc=$?
+grep -E "^attention.*FAIL|passed" /tmp/test_cuda_backward-simple.log
+if ((rc == 0)); then note "test_cuda_backward, simple attention kernels: PASS"; else
+    note "test_cuda_backward, simple attention kernels: FAIL (exit $rc)"; fi
+# If the tensor-core attention fails its checks, the rest of the run uses the simple kernels.
+if grep -q "^attention.*FAIL" /tmp/test_cuda_ops.log /tmp/test_cuda_backward.log; then
+    export SENTEMBED_ATTENTION=simple
+    note "tensor-core attention FAILED its checks: the rest of this run uses SENTEMBED_ATTENTION=simple"
+fi
 
 in_budget "2. embeddings" && {
 echo "== 2. embeddings GPU (bf16) vs CPU (fp32) =="
@@ -135,8 +153,13 @@ try:
 except OSError as e:
     print("FAIL (no metrics: %s)" % e); sys.exit()
 worst = max(abs(x - y) / max(abs(x), 1e-12) for x, y in zip(a, b))
-print("%s %d steps, worst per-step loss rel. diff %.3g (first %.5f vs %.5f, last %.5f vs %.5f)" % (
-    "PASS" if len(a) == len(b) == 50 and worst <= 1e-2 else "FAIL", min(len(a), len(b)), worst, a[0], b[0], a[-1], b[-1]))
+# The first steps show the per-step numerics (bf16 vs fp32: up to 1.5e-3 seen); later the two runs'
+# trajectories drift apart (a hinge like TripletLoss' flips on rounding), so the whole run
+# only has a loose bar. A wrong gradient shows within the first ten steps.
+early = max(abs(x - y) / max(abs(x), 1e-12) for x, y in zip(a[:10], b[:10]))
+ok = len(a) == len(b) == 50 and early <= 4e-3 and worst <= 3e-2
+print("%s %d steps, worst per-step loss rel. diff: steps 1-10 %.3g (bar 4e-3), all %.3g (bar 3e-2) (first %.5f vs %.5f, last %.5f vs %.5f)" % (
+    "PASS" if ok else "FAIL", min(len(a), len(b)), early, worst, a[0], b[0], a[-1], b[-1]))
 PY
 )
     echo "$loss: $result"

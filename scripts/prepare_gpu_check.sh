@@ -29,7 +29,12 @@ scripts/make_snli_jsonl.sh dev "$data" && cp data/snli-dev.jsonl data/snli-dev-t
 # Sentences: SNLI premises and hypotheses, and long Japanese lines that hit truncation.
 {
     cat "$data/nli/snli/s1.dev" "$data/nli/snli/s2.dev" "$data/nli/snli/s1.test" "$data/nli/snli/s2.test"
-    tr -d '\r' < "$data/unicode/wagahaiwa_nekodearu.txt" | awk 'length > 600' | head -64
+    tr -d '\r' < "$data/unicode/wagahaiwa_nekodearu.txt" | awk 'length > 600 && n++ < 64'
 } > $pack/data/sentences.txt
-du -sh $pack/lib $pack/data $pack
-echo "ready: carry $pack and run scripts/gpu_check.sh on the device"
+# sentence-transformers' trainer needs `datasets`, which the device's Python (3.12) lacks.
+rm -rf .whl
+python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+    --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 -d .whl \
+    datasets==5.2.0 dill==0.4.1 multiprocess==0.70.19
+du -sh $pack/lib $pack/data $pack .whl
+echo "ready: carry $pack and .whl, and run scripts/gpu_check.sh on the device"

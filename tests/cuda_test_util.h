@@ -18,6 +18,7 @@ extern "C" {
 
 #define BF16_TOL (1.0 / 128)   /* twice the largest relative error of one bf16 rounding, 2^-8 */
 #define U32 (1.0 / 16777216.0) /* fp32 unit roundoff 2^-24 */
+#define BF16_U (1.0 / 256)     /* bf16 unit roundoff 2^-8 */
 
 static const char *test_name;
 static const Ops *gpu, *cpu;

@@ -332,7 +332,10 @@ static void test_bias_gelu_backward(int T, int N, bool bias, bool in_place)
  *   a weighted sum of L rows adds (L+1)u times the sum of magnitudes. So
  *     out_id:  sum_j m_ij (ep_ij + (L+1)u p_ij) |v_jd|      dv_jd: sum_i m_ij (ep_ij + (L+1)u p_ij) |do_id|
  *     dq_id:   scale sum_j (eds_ij + (L+1)u|ds_ij|) |k_jd|  dk_jd: scale sum_i (eds_ij + (L+1)u|ds_ij|) |q_id|
- * and tol = 2^-7|ref| + twice the bound. qk_range 12 makes the softmax peaked, with scores
+ * The tensor-core path (kernels/cuda/attention_tc.cu) also rounds p_ij m_ij and ds_ij to bf16
+ * (relative 2^-8 each) before their products, so every p_ij m_ij above carries 2^-8 p_ij m_ij
+ * more, every |ds_ij| 2^-8 |ds_ij| more, and delta_i (= do_i . out_i there) 2^-8 sum_j p_ij|dp_ij|.
+ * tol = 2^-7|ref| + twice the bound. qk_range 12 makes the softmax peaked, with scores
  * that overflow expf unless the row maximum is subtracted. */
 typedef struct {
     float *out, *dq, *dk, *dv; /* per element [T, D] bounds */
@@ -388,12 +391,12 @@ static AttnTol attention_error_model(const Batch *b, const float *qkv, const flo
                     pdp += p[j] * fabs(dp[j]);
                     edl += (p[j] * r + floor) * fabs(dp[j]) + p[j] * edp[j];
                 }
-                edl += (L + 1) * U32 * pdp;
+                edl += (L + 1) * U32 * pdp + BF16_U * pdp;
                 for (int j = 0; j < L; j++) {
                     const double ep = p[j] * r + floor, ds = p[j] * (dp[j] - delta);
                     const double eds = ep * fabs(dp[j] - delta) + p[j] * (edp[j] + edl) + 2 * U32 * fabs(ds);
-                    w_ds[(size_t)i * L + j] = eds + (L + 1) * U32 * fabs(ds);
-                    w_v[(size_t)i * L + j] = m[j] * (ep + (L + 1) * U32 * p[j]);
+                    w_ds[(size_t)i * L + j] = eds + ((L + 1) * U32 + BF16_U) * fabs(ds);
+                    w_v[(size_t)i * L + j] = m[j] * (ep + ((L + 1) * U32 + BF16_U) * p[j]);
                 }
             }
             for (int i = 0; i < L; i++)

@@ -163,7 +163,9 @@ static void test_bias_gelu(int T, int N, bool bias)
 /* Scores differ by at most ds = 2*head_dim^2*u*scale*max|q|*max|k| (fp32 dot products on
  * both sides); the output's derivative w.r.t. a score is bounded by 2*max|v|, so that moves
  * it by 2*ds*max|v|. The weighted sums over up to L rows and expf (2 ulp) add
- * (4L + 16)*u*max|v|; the output rounding is allowed 2^-7|ref|. qk_range 12 makes the softmax
+ * (4L + 16)*u*max|v|; the tensor-core path rounds the probabilities to bf16 before P V, which
+ * adds up to 2^-8 sum_j p_j |v_j| <= 2^-8 max|v|; the output rounding is allowed 2^-7|ref|.
+ * (test_cuda_backward checks the forward again with a per-element bound.) qk_range 12 makes the softmax
  * peaked, with scores (std ~50) that overflow expf unless the row maximum is subtracted. */
 static void test_attention(const Batch *b, int heads, int head_dim, float qk_range)
 {
@@ -184,10 +186,10 @@ static void test_attention(const Batch *b, int heads, int head_dim, float qk_ran
 
     const double scale = 1.0 / sqrt((double)head_dim);
     const double ds = 2.0 * head_dim * head_dim * U32 * scale * qk_range * qk_range;
-    const double atol = 2 * ds + (4.0 * b->max_seqlen + 16) * U32;
+    const double atol = 2 * ds + (4.0 * b->max_seqlen + 16) * U32 + BF16_U;
     char what[128], tol[96];
     snprintf(what, sizeof what, "attention %s %dx%d%s", b->name, heads, head_dim, qk_range > 1 ? " peaked" : "");
-    snprintf(tol, sizeof tol, "2^-7|ref| + (2ds + (4L+16)u)max|v| = %.1e", atol);
+    snprintf(tol, sizeof tol, "2^-7|ref| + (2ds + (4L+16)u + 2^-8)max|v| = %.1e", atol);
     check(what, tol, got, ref, (size_t)T * D, BF16_TOL, atol, NULL);
     gpu->free(d_qkv), gpu->free(d_out), gpu->free(d_cu);
     free(qkv), free(ref), free(got);

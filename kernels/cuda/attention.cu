@@ -12,7 +12,9 @@
  *   dq_i = scale sum_j ds_ij k_j,  dk_j = scale sum_i ds_ij q_i,  dv_j = sum_i p_ij m_ij do_i
  * Scores, softmax and the weighted sums are fp32; only the outputs are rounded to bf16.
  *
- * Deliberately simple kernels: one block per (sequence, head), one warp per row. To build
+ * These are the simple kernels, for any head_dim up to 128; head_dim 32, 64 and 128 go to
+ * the tensor-core kernels of attention_tc.cu (SENTEMBED_ATTENTION=simple keeps them here).
+ * One block per (sequence, head), one warp per row. To build
  * a row of scores the lanes split the other side's rows (each lane a whole dot product) and
  * keep the row in shared memory; then they split the head's features to accumulate the
  * weighted sum of rows. Rows of the other side are read from global memory and served by
@@ -25,27 +27,10 @@
  *     so nothing is atomic and nothing goes through global scratch. */
 #include <math.h>
 
-#include "kernels/cuda/common.cuh"
-#include "kernels/dropout_hash.h"
+#include "kernels/cuda/attention_common.cuh"
 
 #define ATTN_WARPS 4    /* forward */
 #define ATTN_BW_WARPS 8 /* backward: more work per row, so more warps per block */
-
-/* The dropout of one call: p <= 0 keeps everything with factor 1 (as the CPU reference). */
-typedef struct {
-    float p, keep_scale; /* keep_scale = 1 / (1 - p) */
-    uint64_t seed;
-    int heads;
-} AttnDropout;
-
-/* m_ij of query row `row` (packed), head `head`, key `key` (index in its sequence). */
-__device__ __forceinline__ float attn_keep(const AttnDropout &drop, int row, int head, int key)
-{
-    if (!(drop.p > 0.0f))
-        return 1.0f;
-    const float u = se_dropout_uniform(drop.seed, se_attn_dropout_index(row, drop.heads, head, key));
-    return u >= drop.p ? drop.keep_scale : 0.0f;
-}
 
 /* a . b over head_dim fp32 values, a in shared memory, b a bf16 row in global memory, in
  * feature order. Both backward phases compute each score and dp with it, so phase 2
@@ -56,17 +41,6 @@ __device__ __forceinline__ float attn_dot(const float *a, const bf16 *b, int hea
     for (int d = 0; d < head_dim; d++)
         dot += a[d] * __bfloat162float(b[d]);
     return dot;
-}
-
-/* The shared buffers are sized by max_seqlen: a longer sequence is a caller bug. */
-__device__ __forceinline__ void attn_check_len(int len, int max_seqlen)
-{
-    if (len > max_seqlen) {
-        if (threadIdx.x == 0)
-            printf("sentembed: attention: sequence %u has %d tokens, more than max_seqlen %d\n", blockIdx.x, len,
-                   max_seqlen);
-        __trap();
-    }
 }
 
 /* The lanes of a warp split the len keys: for its own j each writes p[j] = exp(s_j - max_j s_j),
@@ -232,15 +206,6 @@ __global__ static void attention_backward_kernel(bf16 *dqkv, const bf16 *dout, c
     }
 }
 
-/* Dynamic shared memory above 48 KiB needs an opt-in; the attribute call fails (and says
- * so) past the device's limit. */
-template <typename Kernel>
-static void attn_allow_smem(Kernel kernel, size_t smem)
-{
-    if (smem > 48 * 1024)
-        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
-}
-
 template <int CHUNKS>
 static void attention_launch(bf16 *out, const bf16 *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
                              int heads, int head_dim, AttnDropout drop)
@@ -294,7 +259,9 @@ void attention_forward_cuda(void *out, const void *qkv, const int32_t *cu_seqlen
     const AttnDropout drop = attention_setup("attention", max_seqlen, heads, head_dim, dropout_p, seed);
     bf16 *o = (bf16 *)out;
     const bf16 *in = (const bf16 *)qkv;
-    if (head_dim <= 32)
+    if (attention_tc_supported(head_dim, out, qkv, NULL))
+        attention_tc_forward(o, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);
+    else if (head_dim <= 32)
         attention_launch<1>(o, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);
     else if (head_dim <= 64)
         attention_launch<2>(o, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);
@@ -310,7 +277,9 @@ void attention_backward_cuda(void *dqkv, const void *dout, const void *qkv, cons
     const AttnDropout drop = attention_setup("attention backward", max_seqlen, heads, head_dim, dropout_p, seed);
     bf16 *dq = (bf16 *)dqkv;
     const bf16 *g = (const bf16 *)dout, *in = (const bf16 *)qkv;
-    if (head_dim <= 32)
+    if (attention_tc_supported(head_dim, dqkv, dout, qkv))
+        attention_tc_backward(dq, g, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);
+    else if (head_dim <= 32)
         attention_backward_launch<1>(dq, g, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);
     else if (head_dim <= 64)
         attention_backward_launch<2>(dq, g, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);

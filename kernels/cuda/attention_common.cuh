@@ -1,0 +1,56 @@
+/* What the two attention implementations share (attention.cu: simple SIMT kernels for any
+ * head_dim; attention_tc.cu: tensor-core tiles for head_dim 32, 64, 128): the dropout of a
+ * call, its per-element keep factor, the sequence-length guard and the shared-memory opt-in. */
+#ifndef SENTEMBED_CUDA_ATTENTION_COMMON_CUH
+#define SENTEMBED_CUDA_ATTENTION_COMMON_CUH
+
+#include <stdio.h>
+
+#include "kernels/cuda/common.cuh"
+#include "kernels/dropout_hash.h"
+
+/* The dropout of one call: p <= 0 keeps everything with factor 1 (as the CPU reference). */
+typedef struct {
+    float p, keep_scale; /* keep_scale = 1 / (1 - p) */
+    uint64_t seed;
+    int heads;
+} AttnDropout;
+
+/* m_ij of query row `row` (packed), head `head`, key `key` (index in its sequence). */
+__device__ __forceinline__ float attn_keep(const AttnDropout &drop, int row, int head, int key)
+{
+    if (!(drop.p > 0.0f))
+        return 1.0f;
+    const float u = se_dropout_uniform(drop.seed, se_attn_dropout_index(row, drop.heads, head, key));
+    return u >= drop.p ? drop.keep_scale : 0.0f;
+}
+
+/* Buffers and grids are sized by max_seqlen: a longer sequence is a caller bug. */
+__device__ __forceinline__ void attn_check_len(int len, int max_seqlen)
+{
+    if (len > max_seqlen) {
+        if (threadIdx.x == 0)
+            printf("sentembed: attention: sequence %u has %d tokens, more than max_seqlen %d\n", blockIdx.x, len,
+                   max_seqlen);
+        __trap();
+    }
+}
+
+/* Dynamic shared memory above 48 KiB needs an opt-in; the attribute call fails (and says
+ * so) past the device's limit. */
+template <typename Kernel>
+static void attn_allow_smem(Kernel kernel, size_t smem)
+{
+    if (smem > 48 * 1024)
+        CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
+}
+
+/* attention_tc.cu: whether the tensor-core kernels take this call (head_dim 32, 64 or 128,
+ * 16-byte aligned rows, SENTEMBED_ATTENTION not "simple"), and the kernels themselves. */
+bool attention_tc_supported(int head_dim, const void *a, const void *b, const void *c);
+void attention_tc_forward(bf16 *out, const bf16 *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
+                          int heads, int head_dim, AttnDropout drop);
+void attention_tc_backward(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, const int32_t *cu_seqlens, int n_seqs,
+                           int max_seqlen, int heads, int head_dim, AttnDropout drop);
+
+#endif
