@@ -12,8 +12,9 @@
  *   dq_i = scale sum_j ds_ij k_j,  dk_j = scale sum_i ds_ij q_i,  dv_j = sum_i p_ij m_ij do_i
  * Scores, softmax and the weighted sums are fp32; only the outputs are rounded to bf16.
  *
- * These are the simple kernels, for any head_dim up to 128; head_dim 32, 64 and 128 go to
- * the tensor-core kernels of attention_tc.cu (SENTEMBED_ATTENTION=simple keeps them here).
+ * These are the simple kernels, for any head_dim up to 128; the backward of head_dim 32, 64
+ * and 128 goes to the tensor-core kernels of attention_tc.cu, and so does the forward with
+ * SENTEMBED_ATTENTION=tc (SENTEMBED_ATTENTION=simple keeps everything here).
  * One block per (sequence, head), one warp per row. To build
  * a row of scores the lanes split the other side's rows (each lane a whole dot product) and
  * keep the row in shared memory; then they split the head's features to accumulate the
@@ -259,7 +260,7 @@ void attention_forward_cuda(void *out, const void *qkv, const int32_t *cu_seqlen
     const AttnDropout drop = attention_setup("attention", max_seqlen, heads, head_dim, dropout_p, seed);
     bf16 *o = (bf16 *)out;
     const bf16 *in = (const bf16 *)qkv;
-    if (attention_tc_supported(head_dim, out, qkv, NULL))
+    if (attention_tc_supported(true, head_dim, out, qkv, NULL))
         attention_tc_forward(o, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);
     else if (head_dim <= 32)
         attention_launch<1>(o, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);
@@ -277,7 +278,7 @@ void attention_backward_cuda(void *dqkv, const void *dout, const void *qkv, cons
     const AttnDropout drop = attention_setup("attention backward", max_seqlen, heads, head_dim, dropout_p, seed);
     bf16 *dq = (bf16 *)dqkv;
     const bf16 *g = (const bf16 *)dout, *in = (const bf16 *)qkv;
-    if (attention_tc_supported(head_dim, dqkv, dout, qkv))
+    if (attention_tc_supported(false, head_dim, dqkv, dout, qkv))
         attention_tc_backward(dq, g, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);
     else if (head_dim <= 32)
         attention_backward_launch<1>(dq, g, in, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, drop);

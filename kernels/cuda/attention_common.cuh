@@ -45,9 +45,10 @@ static void attn_allow_smem(Kernel kernel, size_t smem)
         CUDA_CHECK(cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem));
 }
 
-/* attention_tc.cu: whether the tensor-core kernels take this call (head_dim 32, 64 or 128,
- * 16-byte aligned rows, SENTEMBED_ATTENTION not "simple"), and the kernels themselves. */
-bool attention_tc_supported(int head_dim, const void *a, const void *b, const void *c);
+/* attention_tc.cu: whether the tensor-core kernels take this forward or backward call
+ * (head_dim 32, 64 or 128, 16-byte aligned rows, and SENTEMBED_ATTENTION: see there), and
+ * the kernels themselves. */
+bool attention_tc_supported(bool forward, int head_dim, const void *a, const void *b, const void *c);
 void attention_tc_forward(bf16 *out, const bf16 *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
                           int heads, int head_dim, AttnDropout drop);
 void attention_tc_backward(bf16 *dqkv, const bf16 *dout, const bf16 *qkv, const int32_t *cu_seqlens, int n_seqs,

@@ -19,6 +19,10 @@
  *     tile by tile: one per key tile accumulates dV = sum_i p m do_i and dK = scale sum_i ds q_i;
  *     one per query tile accumulates dQ = scale sum_j ds k_j. Nothing is atomic, and each
  *     output element is written by exactly one warp.
+ * Status (H100, 2026-11-27, benchmarks/results/gpu-h100-2026-11-27.md): the backward passed
+ * every check of tests/test_cuda_backward.cu (worst |d|/tol 0.4) and is the default; the
+ * forward failed (each row was divided by another row's l at the store), is fixed but not yet
+ * run, and is used only with SENTEMBED_ATTENTION=tc until scripts/gpu_check.sh passes it.
  * Rounding beyond the simple kernels': p m (for P V and dV) and ds (for dK and dQ) are
  * rounded to bf16 before their products, a relative 2^-8 per element; tests/
  * test_cuda_backward.cu's error model counts it. */
@@ -182,9 +186,12 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
         }
         __syncwarp();
     }
-    const float inv = 1.0f / l_run;
+    const float inv = 1.0f / l_run; /* row r's: each row has its own l */
     if (!STATS) {
-        tc_store_rows<HD>(out + (size_t)start * D + (size_t)head * HD, D, Ow, inv, q0, len, lane);
+        for (int d = half * (HD / 2); d < (half + 1) * (HD / 2); d++)
+            Ow[r * LDO + d] *= inv;
+        __syncwarp();
+        tc_store_rows<HD>(out + (size_t)start * D + (size_t)head * HD, D, Ow, 1.0f, q0, len, lane);
         return;
     }
     /* delta_i = do_i . out_i, out_i in fp32 */
@@ -421,15 +428,20 @@ static float *tc_stats_buffer(size_t floats)
     return tc_stats;
 }
 
-bool attention_tc_supported(int head_dim, const void *a, const void *b, const void *c)
+/* SENTEMBED_ATTENTION: "simple" (the kernels of attention.cu for everything), "tc" (the
+ * tensor-core kernels for the forward too), unset (tensor cores for the backward only). The
+ * forward is opt-in because its fix (per-row 1/l at the store) has not run on a GPU yet: the
+ * H100 run of 2026-11-27 (benchmarks/results/gpu-h100-2026-11-27.md) passed every backward
+ * check and failed the forward's; make it the default once scripts/gpu_check.sh passes it. */
+bool attention_tc_supported(bool forward, int head_dim, const void *a, const void *b, const void *c)
 {
-    static int simple = -1;
-    if (simple < 0) {
+    static int mode = -1; /* 0 simple, 1 backward only, 2 both */
+    if (mode < 0) {
         const char *e = getenv("SENTEMBED_ATTENTION");
-        simple = e && !strcmp(e, "simple");
+        mode = e && !strcmp(e, "simple") ? 0 : e && !strcmp(e, "tc") ? 2 : 1;
     }
     const uintptr_t misaligned = ((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) & 15u;
-    return !simple && !misaligned && (head_dim == 32 || head_dim == 64 || head_dim == 128);
+    return mode > (forward ? 1 : 0) && !misaligned && (head_dim == 32 || head_dim == 64 || head_dim == 128);
 }
 
 template <int HD>
