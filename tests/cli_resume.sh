@@ -3,6 +3,7 @@
 # on, so the dropout masks must resume too):
 #   - 40 steps straight vs 20 steps, --stop-at, --resume latest, 20 more: every file of the
 #     final model is byte-identical; the same when the stop is a SIGTERM;
+#   - the same with the input pipeline's worker thread (prefetch=true);
 #   - a second SIGINT exits at once (status 130) and leaves the last checkpoint valid;
 #   - crash safety: SIGKILL at random moments of a run that checkpoints every step, 20
 #     times; every checkpoint on disk verifies and loads, and --resume latest always works;
@@ -40,6 +41,18 @@ same_model() { # DIR_A DIR_B: every file of the saved model (checkpoints and met
     grep -q "resuming from .*checkpoint-20: step 20" "$tmp/log" && same_model "$tmp/straight" "$tmp/split" &&
     [ "$(grep -c '"loss"' "$tmp/split/metrics.jsonl")" -eq 40 ] && ok ||
     { fail "40 straight vs 20 + resume + 20 differ:"; cat "$tmp/log"; }
+
+# the input pipeline's worker thread (on by default only on a GPU) changes no result: the
+# same 40 steps with it, and a --stop-at 20 + resume with it, give the straight run's files;
+# its metrics count the waits
+"$bin" train "$tmp/r.json" --set output_dir="$tmp/prefetch" --set prefetch=true 2> "$tmp/log" &&
+    same_model "$tmp/straight" "$tmp/prefetch" && grep -q "input pipeline: the step waited" "$tmp/log" &&
+    [ "$(grep -c '"input_waits": [0-9]*, "input_wait_s"' "$tmp/prefetch/metrics.jsonl")" -eq 40 ] && ok ||
+    { fail "prefetch=true differs from the straight run:"; cat "$tmp/log"; }
+"$bin" train "$tmp/r.json" --set output_dir="$tmp/prefetch-split" --set prefetch=true --stop-at 20 2> /dev/null &&
+    "$bin" train "$tmp/r.json" --set output_dir="$tmp/prefetch-split" --set prefetch=true --resume latest \
+        2> "$tmp/log" && same_model "$tmp/straight" "$tmp/prefetch-split" && ok ||
+    { fail "prefetch=true: 20 + resume + 20 differs from the straight run:"; cat "$tmp/log"; }
 
 # SIGTERM after a few steps: the run finishes its step, checkpoints and exits 0
 sigterm_run() { # OUT: starts a run, SIGTERMs it once it has logged step 6

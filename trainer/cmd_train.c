@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "trainer/checkpoint.h"
+#include "trainer/prefetch.h"
 #include "trainer/cli.h"
 #include "trainer/dataset.h"
 #include "trainer/evaluator.h"
@@ -241,25 +242,30 @@ int cmd_train(int argc, char **argv)
     install_signal_handlers();
 
     EpochPlan plan = {0};
-    DataBatch batch = {0};
+    Prefetch input;
+    const bool threaded_input = r.prefetch >= 0 ? r.prefetch == 1 : strcmp(m.ops->name, "cpu") != 0;
+    prefetch_init(&input, &data, &m, B, threaded_input);
     double start = now_s(), loss_sum = 0;
     long step = t.step, samples = 0, logged_steps = 0, skipped = 0, start_step = t.step;
     /* max_steps decides alone; otherwise `epochs` epochs (a no_duplicates plan may hold a
      * few more batches than the schedule counted) */
     for (long epoch = pos.epoch; step < total && (r.max_steps || epoch < r.epochs); epoch++) {
+        prefetch_end(&input);
         plan_free(&plan);
         plan_build(&plan, plan_sets, data.n_sets, &plan_cfg, epoch);
         if (plan.n_batches == 0)
             se_die("%s: epoch %ld has no batch (drop_last)", config, epoch + 1);
         size_t first = epoch == pos.epoch ? (size_t)pos.batch_start : 0;
+        prefetch_begin(&input, &plan, first);
         for (size_t bi = first; bi < plan.n_batches && step < total; bi++) {
-            if (data_batch_read(&batch, &data, &plan, bi, 0, &err))
-                se_die("%s", err.msg);
-            const int rows = batch.rows;
-            const double *labels = data.has_label ? batch.labels : NULL;
-            const char *data_path = data.sets[batch.set].name;
-            double loss = batch.pretokenized ? trainer_step_ids(&t, batch.ids, batch.id_lens, rows, labels)
-                                             : trainer_step(&t, batch.texts, batch.lens, rows, labels);
+            PrefetchSlot *slot = prefetch_take(&input);
+            if (slot->rc)
+                se_die("%s", slot->err.msg);
+            const DataBatch *batch = &slot->batch; /* ours until released */
+            const int rows = batch->rows;
+            const double *labels = data.has_label ? batch->labels : NULL;
+            const char *data_path = data.sets[batch->set].name;
+            double loss = trainer_step_packed(&t, &slot->pb, rows, labels);
             samples += rows;
             bool last_of_epoch = bi + 1 == plan.n_batches;
             int update = t.last_update;
@@ -269,7 +275,7 @@ int cmd_train(int argc, char **argv)
                 char rows_list[256] = ""; /* the rows by line (a shard's by example number) */
                 for (int rr = 0, o = 0; rr < rows && o < 200; rr++)
                     o += snprintf(rows_list + o, sizeof rows_list - (size_t)o, "%s%zu", rr ? ", " : "",
-                                  batch.where[rr]);
+                                  batch->where[rr]);
                 const char *what = !isfinite(loss) ? "the loss" : "the gradient norm";
                 double value = !isfinite(loss) ? loss : t.last_grad_norm;
                 if (!r.skip_nan)
@@ -279,8 +285,11 @@ int cmd_train(int argc, char **argv)
                         t.step + 1, what, value, data_path, rows_list);
                 trainer_discard(&t);
                 skipped++;
+                prefetch_release(&input, slot);
                 continue;
             }
+            /* everything below uses the batch's rows no more */
+            prefetch_release(&input, slot);
             loss_sum += loss;
             logged_steps++;
             if (t.step == step)
@@ -294,9 +303,10 @@ int cmd_train(int argc, char **argv)
                         eta);
                 fprintf(metrics,
                         "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
-                        "\"samples_per_s\": %.2f, \"samples\": %ld, \"elapsed_s\": %.4f}\n",
+                        "\"samples_per_s\": %.2f, \"samples\": %ld, \"elapsed_s\": %.4f, \"input_waits\": %ld, "
+                        "\"input_wait_s\": %.4f}\n",
                         step, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate, samples,
-                        el);
+                        el, input.waits, input.wait_s);
                 fflush(metrics);
                 loss_sum = 0;
                 logged_steps = 0;
@@ -338,8 +348,12 @@ int cmd_train(int argc, char **argv)
             }
         }
     }
+    prefetch_end(&input);
     if (skipped)
         fprintf(stderr, "%ld step(s) skipped for a NaN or inf loss or gradient (on_nan: skip)\n", skipped);
+    if (input.threaded)
+        fprintf(stderr, "input pipeline: the step waited for its batch %ld time(s), %.3f s in all\n", input.waits,
+                input.wait_s);
     if (fclose(metrics) != 0)
         se_die("%s: write failed", metrics_path);
     if (st_save(&m, r.output_dir, &err))
@@ -348,7 +362,8 @@ int cmd_train(int argc, char **argv)
         se_die("%s: cannot move the metrics to %s: %s", metrics_path, final_metrics, strerror(errno));
     fprintf(stderr, "saved the trained model to %s (metrics: %s)\n", r.output_dir, final_metrics);
 done:
-    plan_free(&plan), data_batch_free(&batch), free(plan_sets);
+    prefetch_free(&input);
+    plan_free(&plan), free(plan_sets);
     trainer_free(&t);
     sm_free(&m);
     train_data_close(&data);

@@ -215,13 +215,7 @@ int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_si
     encoder_reserve(&m->enc, m->batch_size * len, m->batch_size);
     m->pooled = ops->alloc((size_t)m->batch_size * c->hidden_size * sizeof(float));
     m->dense_out = ops->alloc((size_t)m->batch_size * m->out_dim * sizeof(float));
-    size_t T = (size_t)m->batch_size * len;
-    m->pb.ids = se_xmalloc(T * 4);
-    m->pb.positions = se_xmalloc(T * 4);
-    m->pb.types = se_xmalloc(T * 4);
-    m->pb.cu_seqlens = se_xmalloc(((size_t)m->batch_size + 1) * 4);
-    m->lower_texts = se_xmalloc((size_t)m->batch_size * sizeof *m->lower_texts);
-    m->lower_lens = se_xmalloc((size_t)m->batch_size * sizeof *m->lower_lens);
+    packed_batch_alloc(&m->pb, (size_t)m->batch_size, (size_t)m->batch_size * len);
     return 0;
 fail:
     sm_free(m);
@@ -231,14 +225,19 @@ fail:
 /* sentence-transformers' do_lower_case: the texts are lowercased before tokenizing
  * (per character, like the tokenizer's own lowercasing; Python's str.lower() differs
  * only for a final capital sigma). */
-static void lowercase_batch(SentenceModel *m, const char *const *texts, const size_t *lens, size_t count)
+static void lowercase_batch(SmTokens *s, const char *const *texts, const size_t *lens, size_t count)
 {
     size_t need = 0;
     for (size_t i = 0; i < count; i++)
         need += 3 * lens[i] + 4;
-    if (m->lowered_cap < need) {
-        m->lowered_cap = need;
-        m->lowered = se_xrealloc(m->lowered, need);
+    if (s->lowered_cap < need) {
+        s->lowered_cap = need;
+        s->lowered = se_xrealloc(s->lowered, need);
+    }
+    if (s->lower_cap < count) {
+        s->lower_cap = count;
+        s->lower_texts = se_xrealloc(s->lower_texts, count * sizeof *s->lower_texts);
+        s->lower_lens = se_xrealloc(s->lower_lens, count * sizeof *s->lower_lens);
     }
     size_t o = 0;
     for (size_t i = 0; i < count; i++) {
@@ -247,10 +246,10 @@ static void lowercase_batch(SentenceModel *m, const char *const *texts, const si
             uint32_t low[3];
             int n = uni_lower(utf8_decode_valid((const uint8_t *)texts[i], &k), low);
             for (int j = 0; j < n; j++)
-                o += (size_t)utf8_encode(low[j], (uint8_t *)m->lowered + o);
+                o += (size_t)utf8_encode(low[j], (uint8_t *)s->lowered + o);
         }
-        m->lower_texts[i] = m->lowered + start;
-        m->lower_lens[i] = o - start;
+        s->lower_texts[i] = s->lowered + start;
+        s->lower_lens[i] = o - start;
     }
 }
 
@@ -295,18 +294,50 @@ void packed_batch_from_seqs(PackedBatch *b, const int32_t *const *seqs, const si
 
 PackedBatch *sm_pack(SentenceModel *m, size_t n)
 {
-    packed_batch_from_offsets(&m->pb, m->tb.ids, m->tb.offsets, n);
+    packed_batch_from_offsets(&m->pb, m->tokens.tb.ids, m->tokens.tb.offsets, n);
     return &m->pb;
+}
+
+void packed_batch_alloc(PackedBatch *b, size_t n_seqs, size_t n_tokens)
+{
+    b->ids = se_xmalloc(n_tokens * 4);
+    b->positions = se_xmalloc(n_tokens * 4);
+    b->types = se_xmalloc(n_tokens * 4);
+    b->cu_seqlens = se_xmalloc((n_seqs + 1) * 4);
+}
+
+void packed_batch_free(PackedBatch *b)
+{
+    free(b->ids);
+    free(b->positions);
+    free(b->types);
+    free(b->cu_seqlens);
+    memset(b, 0, sizeof *b);
+}
+
+void sm_tokenize_into(const SentenceModel *m, SmTokens *s, const char *const *texts, const size_t *lens, size_t n,
+                      int threads)
+{
+    if (m->pipe.do_lower_case) {
+        lowercase_batch(s, texts, lens, n);
+        texts = s->lower_texts;
+        lens = s->lower_lens;
+    }
+    tok_encode_batch(&m->tok, &s->tb, texts, lens, NULL, NULL, n, (size_t)m->max_seq_length, threads);
 }
 
 void sm_tokenize(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n)
 {
-    if (m->pipe.do_lower_case) {
-        lowercase_batch(m, texts, lens, n);
-        texts = (const char *const *)m->lower_texts;
-        lens = m->lower_lens;
-    }
-    tok_encode_batch(&m->tok, &m->tb, texts, lens, NULL, NULL, n, (size_t)m->max_seq_length, 0);
+    sm_tokenize_into(m, &m->tokens, texts, lens, n, 0);
+}
+
+void sm_tokens_free(SmTokens *s)
+{
+    tok_batch_free(&s->tb);
+    free(s->lowered);
+    free(s->lower_texts);
+    free(s->lower_lens);
+    memset(s, 0, sizeof *s);
 }
 
 void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n, bool normalize, float *out,
@@ -355,13 +386,7 @@ void sm_free(SentenceModel *m)
         free(m->tok_files[k].data);
     encoder_free(&m->enc);
     tok_free(&m->tok);
-    tok_batch_free(&m->tb);
-    free(m->pb.ids);
-    free(m->pb.positions);
-    free(m->pb.types);
-    free(m->pb.cu_seqlens);
-    free(m->lowered);
-    free(m->lower_texts);
-    free(m->lower_lens);
+    sm_tokens_free(&m->tokens);
+    packed_batch_free(&m->pb);
     memset(m, 0, sizeof *m);
 }

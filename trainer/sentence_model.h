@@ -13,6 +13,16 @@
 #define SM_TOKENIZER_FILES 4
 extern const char *const SM_TOKENIZER_FILE_NAMES[SM_TOKENIZER_FILES];
 
+/* The buffers of one tokenization: ids, and the lowercased texts of a do_lower_case model.
+ * The model has its own (sm_tokenize); a thread that tokenizes for it keeps another. */
+typedef struct {
+    TokBatch tb;
+    char *lowered;
+    size_t lowered_cap;
+    const char **lower_texts;
+    size_t *lower_lens, lower_cap;
+} SmTokens;
+
 typedef struct SentenceModel {
     StPipeline pipe;
     Tokenizer tok;
@@ -28,12 +38,8 @@ typedef struct SentenceModel {
         char *data; /* the file's bytes as loaded (NULL: the model has no such file) */
         size_t len;
     } tok_files[SM_TOKENIZER_FILES]; /* vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json */
-    TokBatch tb;
+    SmTokens tokens;
     PackedBatch pb;
-    char *lowered; /* scratch for do_lower_case */
-    size_t lowered_cap;
-    char **lower_texts;
-    size_t *lower_lens;
 } SentenceModel;
 
 /* How a training run may build its model beyond what the directory says (sm_load_with). */
@@ -55,14 +61,22 @@ int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, i
 int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length,
                  const SmBuild *build, SeError *err);
 
-/* Tokenizes n texts (n <= batch_size) into m->tb as sentence-transformers does for this
- * model: lowercased first when sentence_bert_config.json says do_lower_case, truncated
- * to max_seq_length. Encoding and training both go through it. */
+/* Tokenizes n texts (n <= batch_size) into m->tokens as sentence-transformers does for
+ * this model: lowercased first when sentence_bert_config.json says do_lower_case,
+ * truncated to max_seq_length. Encoding and training both go through it. */
 void sm_tokenize(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n);
+/* The same into s, on `threads` threads (<= 0: all cores); m is only read, so another
+ * thread may do this while m encodes or trains. */
+void sm_tokenize_into(const SentenceModel *m, SmTokens *s, const char *const *texts, const size_t *lens, size_t n,
+                      int threads);
+void sm_tokens_free(SmTokens *s);
 
-/* Packs the first n sequences of m->tb (just tokenized) into m->pb: positions from 0 in
- * each sequence, token type 0, cu_seqlens. */
+/* Packs the first n sequences of m->tokens (just tokenized) into m->pb: positions from 0
+ * in each sequence, token type 0, cu_seqlens. */
 PackedBatch *sm_pack(SentenceModel *m, size_t n);
+/* Host buffers for up to n_seqs sequences of n_tokens tokens in all; and their release. */
+void packed_batch_alloc(PackedBatch *b, size_t n_seqs, size_t n_tokens);
+void packed_batch_free(PackedBatch *b);
 /* The same from token ids: n sequences, sequence i ids[offsets[i] .. offsets[i + 1]), into
  * b (sized for them). */
 void packed_batch_from_offsets(PackedBatch *b, const int32_t *ids, const size_t *offsets, size_t n);

@@ -12,7 +12,7 @@ static const char *TOP_KEYS[] = {"model", "max_seq_length", "data", "loss", "bat
                                  "device", "output_dir", "log_every", "eval",
                                  "gradient_accumulation_steps", "init", "vocab", "pooling", "dense", "normalize",
                                  "dropout", "checkpoint", "on_nan", "sampling", "batch_sampler", "drop_last",
-                                 "on_bad_row", NULL};
+                                 "on_bad_row", "prefetch", NULL};
 static const char *CHECKPOINT_KEYS[] = {"every", "keep", NULL};
 static const char *DENSE_KEYS[] = {"out_features", "activation", NULL};
 static const char *const EVAL_EXTRA_KEYS[] = {"every", NULL};
@@ -216,10 +216,15 @@ static int load_data_specs(TrainRecipe *r, const char *path, SeError *err)
     return get_int(r->eval, "every", &r->eval_every, 0, 0, 1L << 40, path, err);
 }
 
-/* sampling, batch_sampler, drop_last, on_bad_row */
+/* sampling, batch_sampler, drop_last, on_bad_row, prefetch */
 static int load_batching(TrainRecipe *r, const char *path, SeError *err)
 {
     const char *sampling = "proportional", *sampler = "default", *on_bad_row = "error";
+    bool prefetch = false;
+    int has_prefetch = json_opt_bool(r->root, "prefetch", &prefetch, path, err);
+    if (has_prefetch < 0)
+        return -1;
+    r->prefetch = has_prefetch ? prefetch : -1;
     if (json_opt_string(r->root, "sampling", &sampling, path, err) < 0 ||
         json_opt_string(r->root, "batch_sampler", &sampler, path, err) < 0 ||
         json_opt_string(r->root, "on_bad_row", &on_bad_row, path, err) < 0 ||
@@ -241,7 +246,7 @@ uint64_t recipe_hash(const TrainRecipe *r)
 {
     /* what may change between a run and its resumption: where it writes, how it logs,
      * evaluates and checkpoints, and the device */
-    static const char *FREE_KEYS[] = {"output_dir", "log_every", "eval", "device", "checkpoint", "on_nan"};
+    static const char *FREE_KEYS[] = {"output_dir", "log_every", "eval", "device", "checkpoint", "on_nan", "prefetch"};
     cJSON *copy = cJSON_Duplicate(r->root, 1);
     for (size_t k = 0; k < sizeof FREE_KEYS / sizeof *FREE_KEYS; k++)
         cJSON_DeleteItemFromObjectCaseSensitive(copy, FREE_KEYS[k]);

@@ -11,6 +11,9 @@
  *                    sentence-transformers' multi_dataset_batch_sampler (trainer/batch_plan.h)
  *   batch_sampler    default | no_duplicates (no text twice in a batch: in-batch negatives)
  *   drop_last        leave out batches that are not full (default false)
+ *   prefetch         read and tokenize the next batch on a worker thread while the step runs
+ *                    (default: true on cuda, false on cpu, where the step has every core;
+ *                    it changes no result, see trainer/prefetch.h)
  *   on_bad_row       error (default: the first bad row stops the run with its message) |
  *                    skip (bad rows are left out and counted; --on-bad-row on the command line)
  *   loss             {type: mnrl|triplet|cosine_similarity|cosent|contrastive|softmax|
@@ -69,6 +72,7 @@ typedef struct {
     MultiSampling sampling;
     BatchSamplerKind sampler;
     bool drop_last, skip_bad_rows;
+    int prefetch; /* -1: by device */
 } TrainRecipe;
 
 /* Reads path, applies overrides ("key=value" with dotted keys; a value that parses as JSON
@@ -76,7 +80,7 @@ typedef struct {
 int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, int n_overrides, SeError *err);
 void recipe_free(TrainRecipe *r);
 /* A hash of the recipe (after overrides) without the keys a resumed run may change
- * (output_dir, log_every, eval, device, checkpoint, on_nan). */
+ * (output_dir, log_every, eval, device, checkpoint, on_nan, prefetch). */
 uint64_t recipe_hash(const TrainRecipe *r);
 
 #endif

@@ -220,7 +220,7 @@ static double backend_loss(Trainer *t, const float *emb, int rows, const double 
 
 /* The step after packing: forward, loss, backward, and the update every accumulation-th
  * micro-batch. */
-static double step_packed(Trainer *t, PackedBatch *b, int rows, const double *labels)
+double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *labels)
 {
     SentenceModel *m = t->m;
     const Ops *ops = m->ops;
@@ -272,7 +272,7 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     const size_t N = (size_t)t->n_columns * (size_t)rows;
     /* 1. tokenize and pack all columns: sequence c * rows + r */
     sm_tokenize(m, texts, lens, (size_t)N);
-    return step_packed(t, sm_pack(m, N), rows, labels);
+    return trainer_step_packed(t, sm_pack(m, N), rows, labels);
 }
 
 double trainer_step_ids(Trainer *t, const int32_t *const *ids, const size_t *lens, int rows, const double *labels)
@@ -280,7 +280,7 @@ double trainer_step_ids(Trainer *t, const int32_t *const *ids, const size_t *len
     SentenceModel *m = t->m;
     const size_t N = (size_t)t->n_columns * (size_t)rows;
     packed_batch_from_seqs(&m->pb, ids, lens, N, (size_t)m->max_seq_length);
-    return step_packed(t, &m->pb, rows, labels);
+    return trainer_step_packed(t, &m->pb, rows, labels);
 }
 
 void trainer_discard(Trainer *t)

@@ -82,6 +82,9 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
  * c * rows + r is ids[c * rows + r][0..lens[...]) ([CLS] ... [SEP], ids of the model's
  * vocabulary), cut to the model's max_seq_length as the tokenizer cuts. */
 double trainer_step_ids(Trainer *t, const int32_t *const *ids, const size_t *lens, int rows, const double *labels);
+/* trainer_step on sequences already tokenized and packed (sequence c * rows + r of b),
+ * e.g. by the input pipeline's worker (trainer/prefetch.h). */
+double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *labels);
 /* Replaces the SoftmaxLoss classifier (host W [L, 3D], b [L]), e.g. with the reference's initial weights. */
 void trainer_set_classifier(Trainer *t, const float *W, const float *b);
 /* Applies what was accumulated (called by trainer_step, and at the end of an epoch for a
