@@ -97,6 +97,59 @@ __device__ __forceinline__ void tc_store_rows(bf16 *g, size_t stride, const floa
     }
 }
 
+/* The two 16 x 16 products of a backward sub-tile, over the head's HD features: s = A B^T
+ * and t = C E^T, with A and C the warp's rows as fragments (a[HD/16], c[HD/16]) and B, E 16
+ * rows of width LD in shared memory; both stored fp32 with row stride TC_LDS, visible to the
+ * whole warp on return. */
+template <int HD>
+__device__ __forceinline__ void tc_tile_pair(float *s, float *t, const FragA *a, const bf16 *b, const FragA *c,
+                                             const bf16 *e)
+{
+    constexpr int LD = TcDims<HD>::LD;
+    FragC sf, tf;
+    wmma::fill_fragment(sf, 0.0f);
+    wmma::fill_fragment(tf, 0.0f);
+    for (int kk = 0; kk < HD / 16; kk++) {
+        FragBCol bf, ef;
+        wmma::load_matrix_sync(bf, b + kk * 16, LD);
+        wmma::load_matrix_sync(ef, e + kk * 16, LD);
+        wmma::mma_sync(sf, a[kk], bf, sf);
+        wmma::mma_sync(tf, c[kk], ef, tf);
+    }
+    wmma::store_matrix_sync(s, sf, TC_LDS, wmma::mem_row_major);
+    wmma::store_matrix_sync(t, tf, TC_LDS, wmma::mem_row_major);
+    __syncwarp();
+}
+
+/* Where a block of the three kernels works: its sequence (rows start .. start+len-1) and
+ * head, its tile's first row (tile = blockIdx.z * TC_TILE), and the head's slices of
+ * Q, K, V (row stride rs) and of dO (row stride D; NULL without dout). */
+struct TcBlock {
+    int start, len, tile, warp, lane, head, D;
+    size_t rs;
+    const bf16 *q, *k, *v, *dout;
+};
+
+/* False when the block's tile starts past its sequence: the whole block returns then, before
+ * any barrier. */
+template <int HD>
+__device__ __forceinline__ bool tc_block(TcBlock &b, const int32_t *cu_seqlens, int max_seqlen, int heads,
+                                         const bf16 *qkv, const bf16 *dout)
+{
+    b.start = cu_seqlens[blockIdx.x];
+    b.len = cu_seqlens[blockIdx.x + 1] - b.start;
+    attn_check_len(b.len, max_seqlen);
+    b.tile = blockIdx.z * TC_TILE;
+    if (b.tile >= b.len)
+        return false;
+    b.warp = threadIdx.x / 32, b.lane = threadIdx.x % 32, b.head = blockIdx.y, b.D = heads * HD;
+    b.rs = 3 * (size_t)b.D;
+    const size_t ho = (size_t)b.head * HD;
+    b.q = qkv + (size_t)b.start * b.rs + ho, b.k = b.q + b.D, b.v = b.q + 2 * b.D;
+    b.dout = dout ? dout + (size_t)b.start * b.D + ho : NULL;
+    return true;
+}
+
 template <int HD, bool STATS>
 __global__ static void __launch_bounds__(TC_WARPS * 32)
     attention_tc_forward_kernel(bf16 *out, float *stats, const bf16 *dout, const bf16 *qkv,
@@ -105,14 +158,13 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
     typedef TcDims<HD> Dm;
     constexpr int LD = Dm::LD, LDO = Dm::LDO, LDP = TC_TILE + 8, LDS = TC_TILE + 4;
     extern __shared__ __align__(128) unsigned char smem[];
-    const int start = cu_seqlens[blockIdx.x], len = cu_seqlens[blockIdx.x + 1] - start;
-    attn_check_len(len, max_seqlen);
-    const int q_first = blockIdx.z * TC_TILE;
-    if (q_first >= len)
-        return; /* the whole block: no barrier is pending */
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, head = blockIdx.y, D = heads * HD;
-    const size_t rs = 3 * (size_t)D;
-    const bf16 *q_g = qkv + (size_t)start * rs + (size_t)head * HD, *k_g = q_g + D, *v_g = q_g + 2 * D;
+    TcBlock blk;
+    if (!tc_block<HD>(blk, cu_seqlens, max_seqlen, heads, qkv, NULL))
+        return;
+    const int start = blk.start, len = blk.len, q_first = blk.tile, warp = blk.warp, lane = blk.lane,
+              head = blk.head, D = blk.D;
+    const size_t rs = blk.rs;
+    const bf16 *q_g = blk.q, *k_g = blk.k, *v_g = blk.v;
     bf16 *Ks = (bf16 *)smem, *Vs = (bf16 *)(smem + Dm::ROWS64);
     unsigned char *mine = smem + 2 * Dm::ROWS64 + warp * Dm::FWD_WARP;
     bf16 *Qw = (bf16 *)mine, *Pw = (bf16 *)(mine + Dm::ROWS16);
@@ -220,15 +272,13 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
     typedef TcDims<HD> Dm;
     constexpr int LD = Dm::LD, LDO = Dm::LDO;
     extern __shared__ __align__(128) unsigned char smem[];
-    const int start = cu_seqlens[blockIdx.x], len = cu_seqlens[blockIdx.x + 1] - start;
-    attn_check_len(len, max_seqlen);
-    const int k_first = blockIdx.z * TC_TILE;
-    if (k_first >= len)
+    TcBlock blk;
+    if (!tc_block<HD>(blk, cu_seqlens, max_seqlen, heads, qkv, dout))
         return;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, head = blockIdx.y, D = heads * HD;
-    const size_t rs = 3 * (size_t)D, ho = (size_t)head * HD;
-    const bf16 *q_g = qkv + (size_t)start * rs + ho, *k_g = q_g + D, *v_g = q_g + 2 * D;
-    const bf16 *do_g = dout + (size_t)start * D + ho;
+    const int start = blk.start, len = blk.len, k_first = blk.tile, warp = blk.warp, lane = blk.lane,
+              head = blk.head, D = blk.D;
+    const size_t rs = blk.rs, ho = (size_t)head * HD;
+    const bf16 *q_g = blk.q, *k_g = blk.k, *v_g = blk.v, *do_g = blk.dout;
     bf16 *Qc = (bf16 *)smem, *dOc = (bf16 *)(smem + Dm::ROWS64);
     float *mc = (float *)(smem + 2 * Dm::ROWS64), *ic = mc + TC_TILE, *dc = ic + TC_TILE;
     unsigned char *mine = smem + 2 * Dm::ROWS64 + 3 * TC_TILE * sizeof(float) + warp * Dm::DKV_WARP;
@@ -264,19 +314,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
             continue;
         for (int sub = 0; sub < TC_TILE / 16 && qt + sub * 16 < len; sub++) {
             const bf16 *Qs = Qc + sub * 16 * LD, *dOs = dOc + sub * 16 * LD;
-            FragC sf, pf;
-            wmma::fill_fragment(sf, 0.0f);
-            wmma::fill_fragment(pf, 0.0f);
-            for (int kk = 0; kk < HD / 16; kk++) {
-                FragBCol qb, gb;
-                wmma::load_matrix_sync(qb, Qs + kk * 16, LD);
-                wmma::load_matrix_sync(gb, dOs + kk * 16, LD);
-                wmma::mma_sync(sf, kf[kk], qb, sf);
-                wmma::mma_sync(pf, vf[kk], gb, pf);
-            }
-            wmma::store_matrix_sync(St, sf, TC_LDS, wmma::mem_row_major);
-            wmma::store_matrix_sync(dPt, pf, TC_LDS, wmma::mem_row_major);
-            __syncwarp();
+            tc_tile_pair<HD>(St, dPt, kf, Qs, vf, dOs);
             for (int e = lane; e < 256; e += 32) {
                 const int rk = e >> 4, cq = e & 15, j = k0 + rk, iq = sub * 16 + cq, i = qt + iq;
                 float pm = 0.0f, ds = 0.0f;
@@ -328,15 +366,13 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
     typedef TcDims<HD> Dm;
     constexpr int LD = Dm::LD, LDO = Dm::LDO;
     extern __shared__ __align__(128) unsigned char smem[];
-    const int start = cu_seqlens[blockIdx.x], len = cu_seqlens[blockIdx.x + 1] - start;
-    attn_check_len(len, max_seqlen);
-    const int q_first = blockIdx.z * TC_TILE;
-    if (q_first >= len)
+    TcBlock blk;
+    if (!tc_block<HD>(blk, cu_seqlens, max_seqlen, heads, qkv, dout))
         return;
-    const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, head = blockIdx.y, D = heads * HD;
-    const size_t rs = 3 * (size_t)D, ho = (size_t)head * HD;
-    const bf16 *q_g = qkv + (size_t)start * rs + ho, *k_g = q_g + D, *v_g = q_g + 2 * D;
-    const bf16 *do_g = dout + (size_t)start * D + ho;
+    const int start = blk.start, len = blk.len, q_first = blk.tile, warp = blk.warp, lane = blk.lane,
+              head = blk.head, D = blk.D;
+    const size_t rs = blk.rs, ho = (size_t)head * HD;
+    const bf16 *q_g = blk.q, *k_g = blk.k, *v_g = blk.v, *do_g = blk.dout;
     bf16 *Kc = (bf16 *)smem, *Vc = (bf16 *)(smem + Dm::ROWS64);
     unsigned char *mine = smem + 2 * Dm::ROWS64 + warp * Dm::DQ_WARP;
     bf16 *Qw = (bf16 *)mine, *dOw = (bf16 *)(mine + Dm::ROWS16);
@@ -371,19 +407,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
             continue;
         for (int sub = 0; sub < TC_TILE / 16 && kt + sub * 16 < len; sub++) {
             const bf16 *Ks = Kc + sub * 16 * LD, *Vs = Vc + sub * 16 * LD;
-            FragC sf, pf;
-            wmma::fill_fragment(sf, 0.0f);
-            wmma::fill_fragment(pf, 0.0f);
-            for (int kk = 0; kk < HD / 16; kk++) {
-                FragBCol kb, vb;
-                wmma::load_matrix_sync(kb, Ks + kk * 16, LD);
-                wmma::load_matrix_sync(vb, Vs + kk * 16, LD);
-                wmma::mma_sync(sf, qf[kk], kb, sf);
-                wmma::mma_sync(pf, gf[kk], vb, pf);
-            }
-            wmma::store_matrix_sync(S, sf, TC_LDS, wmma::mem_row_major);
-            wmma::store_matrix_sync(dP, pf, TC_LDS, wmma::mem_row_major);
-            __syncwarp();
+            tc_tile_pair<HD>(S, dP, qf, Ks, gf, Vs);
             for (int e = lane; e < 256; e += 32) {
                 const int rq = e >> 4, ck = e & 15, i = q0 + rq, j = kt + sub * 16 + ck;
                 float ds = 0.0f;
