@@ -45,6 +45,12 @@ static void fit(const char *name, const char *model_dir, const LossConfig *loss,
     printf("  %-18s loss %.4f -> %.4f after %d steps (grad norm %.3g, lr %.2g)\n", name, first, last, steps,
            t.last_grad_norm, t.last_lr);
     CHECK(last < want_ratio * first, "%s: loss went from %.4f to %.4f", name, first, last);
+    /* the activation arena follows the batch's tokens (a quarter of headroom), not
+     * rows x max_seq_length */
+    CHECK(t.et.cap_tokens >= m.pb.n_tokens && t.et.cap_tokens <= m.pb.n_tokens + m.pb.n_tokens / 4 + 1 &&
+              t.et.cap_tokens < t.et.max_tokens,
+          "%s: arena for %d tokens after batches of %d (at most %d)", name, t.et.cap_tokens, m.pb.n_tokens,
+          t.et.max_tokens);
     trainer_free(&t);
     sm_free(&m);
 }

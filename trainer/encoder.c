@@ -270,6 +270,11 @@ void encoder_reserve(Encoder *e, int max_tokens, int max_seqs)
 {
     if (max_tokens <= e->max_tokens && max_seqs <= e->max_seqs)
         return;
+    /* keep what fits already, and grow by a quarter at least: few re-allocations */
+    if (max_tokens < e->max_tokens + e->max_tokens / 4)
+        max_tokens = e->max_tokens + e->max_tokens / 4;
+    if (max_seqs < e->max_seqs)
+        max_seqs = e->max_seqs;
     const Ops *ops = e->ops;
     if (e->acts)
         ops->free(e->acts);
@@ -296,6 +301,7 @@ void encoder_forward(Encoder *e, const PackedBatch *b)
     const Ops *ops = e->ops;
     const BertConfig *c = &e->cfg;
     int T = b->n_tokens, H = c->hidden_size, I = c->intermediate_size, heads = c->num_heads;
+    encoder_reserve(e, T, b->n_seqs);
     float eps = c->layer_norm_eps;
     ops->copy_to_device(e->d_ids, b->ids, (size_t)T * 4);
     ops->copy_to_device(e->d_positions, b->positions, (size_t)T * 4);

@@ -3,8 +3,9 @@
  * Parameters live in one fp32 arena in backend memory, carved by a fixed table (as llm.c
  * does); Q, K and V of each layer are fused into one [3H, H] matrix at load time so a
  * layer's projections are one GEMM. GEMM weights are used as they are on the CPU and as
- * bf16 copies (a second arena) on the GPU. Activations are allocated once for the largest
- * batch (max_tokens tokens in max_seqs sequences): nothing is allocated per step. */
+ * bf16 copies (a second arena) on the GPU. Activations grow with the largest batch seen
+ * (encoder_reserve; encoder_forward calls it), so memory follows the real token counts
+ * rather than batch x max_seq_length, and a step allocates only when a batch is a record. */
 #ifndef SENTEMBED_ENCODER_H
 #define SENTEMBED_ENCODER_H
 
@@ -44,9 +45,11 @@ int encoder_load(Encoder *e, const Ops *ops, const char *dir, SeError *err);
  * embeddings N(0, initializer_range), the padding row of the word embeddings zero, biases
  * zero, LayerNorm weight 1 and bias 0; the draws come from seed. */
 int encoder_init_random(Encoder *e, const Ops *ops, const char *config_path, uint64_t seed, SeError *err);
+/* Room for batches of max_tokens tokens in max_seqs sequences (grow-only, by a quarter at
+ * least; between batches only: the buffers move). */
 void encoder_reserve(Encoder *e, int max_tokens, int max_seqs);
-/* Last hidden states of the batch into e->x (act [T, H]). The batch must fit the
- * reservation and its ids must be < vocab_size (checked by the caller). */
+/* Last hidden states of the batch into e->x (act [T, H]), reserving room first. Its ids
+ * must be < vocab_size (checked by the caller). */
 void encoder_forward(Encoder *e, const PackedBatch *b);
 /* After an optimizer step: the GEMM copies (bf16 on the GPU) re-made from the fp32 master
  * weights; nothing to do on the CPU. */

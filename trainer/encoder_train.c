@@ -42,35 +42,53 @@ int encoder_train_init(EncoderTrainer *tr, Encoder *enc, int max_tokens, int max
     tr->enc = enc;
     tr->max_tokens = max_tokens;
     tr->max_seqs = max_seqs;
-    encoder_reserve(enc, max_tokens, max_seqs);
-    const size_t T = (size_t)max_tokens, H = (size_t)enc->cfg.hidden_size, I = (size_t)enc->cfg.intermediate_size,
-                 L = (size_t)enc->cfg.num_layers, a = ops->act_size;
-    /* per layer: x_in, ctx, ao, x1, fo [T,H]; qkv [T,3H]; fpre, fact [T,I] */
-    size_t per_layer = T * (5 * H + 3 * H + 2 * I) * a;
-    size_t scratch = T * (3 * H + 3 * H + I) * a; /* d_x, d_x1, d_tmp, d_qkv, d_ffn */
-    size_t total = L * per_layer + 2 * T * H * a + scratch;
-    char *p = tr->acts_arena = ops->alloc(total);
-    tr->emb_sum = p, p += T * H * a;
-    tr->out = p, p += T * H * a;
-    tr->layer = se_xcalloc(L, sizeof *tr->layer);
-    for (size_t l = 0; l < L; l++) {
-        LayerActivations *la = &tr->layer[l];
-        void **hs[] = {&la->x_in, &la->ctx, &la->ao, &la->x1, &la->fo};
-        for (int k = 0; k < 5; k++)
-            *hs[k] = p, p += T * H * a;
-        la->qkv = p, p += T * 3 * H * a;
-        la->fpre = p, p += T * I * a;
-        la->fact = p, p += T * I * a;
-    }
-    tr->d_x = p, p += T * H * a;
-    tr->d_x1 = p, p += T * H * a;
-    tr->d_tmp = p, p += T * H * a;
-    tr->d_qkv = p, p += T * 3 * H * a;
-    tr->d_ffn = p;
+    tr->layer = se_xcalloc((size_t)enc->cfg.num_layers, sizeof *tr->layer);
     tr->grads = ops->alloc(enc->n_params * sizeof(float));
     tr->gview = view_of(enc, tr->grads);
     encoder_train_zero_grads(tr);
     return 0;
+}
+
+/* Room for a batch of T tokens: the arena (and the encoder's input buffers) re-made larger
+ * when T does not fit. */
+static void reserve_tokens(EncoderTrainer *tr, int T, int n_seqs)
+{
+    Encoder *enc = tr->enc;
+    encoder_reserve(enc, T, n_seqs);
+    if (T <= tr->cap_tokens)
+        return;
+    long want = (long)tr->cap_tokens + tr->cap_tokens / 4; /* a quarter more: few re-allocations */
+    int cap = want > tr->max_tokens ? tr->max_tokens : want > T ? (int)want : T;
+    if (cap < T)
+        cap = T; /* a batch larger than announced still gets room */
+    const Ops *ops = enc->ops;
+    if (tr->acts_arena)
+        ops->free(tr->acts_arena);
+    const size_t C = (size_t)cap, H = (size_t)enc->cfg.hidden_size, I = (size_t)enc->cfg.intermediate_size,
+                 L = (size_t)enc->cfg.num_layers, a = ops->act_size;
+    /* per layer: x_in, ctx, ao, x1, fo [T,H]; qkv [T,3H]; fpre, fact [T,I] */
+    size_t per_layer = C * (5 * H + 3 * H + 2 * I) * a;
+    size_t scratch = C * (3 * H + 3 * H + I + H) * a; /* d_x, d_x1, d_tmp, d_qkv, d_ffn, d_out */
+    size_t total = L * per_layer + 2 * C * H * a + scratch;
+    char *p = tr->acts_arena = ops->alloc(total);
+    tr->emb_sum = p, p += C * H * a;
+    tr->out = p, p += C * H * a;
+    for (size_t l = 0; l < L; l++) {
+        LayerActivations *la = &tr->layer[l];
+        void **hs[] = {&la->x_in, &la->ctx, &la->ao, &la->x1, &la->fo};
+        for (int k = 0; k < 5; k++)
+            *hs[k] = p, p += C * H * a;
+        la->qkv = p, p += C * 3 * H * a;
+        la->fpre = p, p += C * I * a;
+        la->fact = p, p += C * I * a;
+    }
+    tr->d_x = p, p += C * H * a;
+    tr->d_x1 = p, p += C * H * a;
+    tr->d_tmp = p, p += C * H * a;
+    tr->d_qkv = p, p += C * 3 * H * a;
+    tr->d_ffn = p, p += C * I * a;
+    tr->d_out = p;
+    tr->cap_tokens = cap;
 }
 
 void encoder_train_zero_grads(EncoderTrainer *tr)
@@ -86,6 +104,7 @@ void encoder_train_forward(EncoderTrainer *tr, const PackedBatch *b)
     const int T = b->n_tokens, H = c->hidden_size, I = c->intermediate_size, heads = c->num_heads, L = c->num_layers;
     const size_t a = ops->act_size;
     const float eps = c->layer_norm_eps;
+    reserve_tokens(tr, T, b->n_seqs);
     ops->copy_to_device(e->d_ids, b->ids, (size_t)T * 4);
     ops->copy_to_device(e->d_positions, b->positions, (size_t)T * 4);
     ops->copy_to_device(e->d_types, b->types, (size_t)T * 4);
@@ -166,7 +185,8 @@ void encoder_train_backward(EncoderTrainer *tr, const PackedBatch *b, const void
 void encoder_train_free(EncoderTrainer *tr)
 {
     if (tr->enc) {
-        tr->enc->ops->free(tr->acts_arena);
+        if (tr->acts_arena)
+            tr->enc->ops->free(tr->acts_arena);
         tr->enc->ops->free(tr->grads);
     }
     free(tr->layer);

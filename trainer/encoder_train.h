@@ -11,9 +11,13 @@ typedef struct {
     void *x_in, *qkv, *ctx, *ao, *x1, *fpre, *fact, *fo; /* act, [T, *] */
 } LayerActivations;
 
+/* The activations live in one arena that grows with the largest batch seen (by a quarter at
+ * least, up to max_tokens): memory follows the data's real lengths, not batch x
+ * max_seq_length. Growing happens between steps, when nothing else holds its pointers. */
 typedef struct {
     Encoder *enc;
     int max_tokens, max_seqs;
+    int cap_tokens; /* tokens the arena holds now (0 before the first batch) */
     void *acts_arena;
     void *emb_sum;  /* word + pos + type, before the embedding LayerNorm */
     LayerActivations *layer;
@@ -21,6 +25,7 @@ typedef struct {
     float *grads;   /* backend f32, same layout and size as enc->params */
     Encoder gview;  /* the parameter pointers of `grads` (gview.word = dword, ...) */
     void *d_x, *d_x1, *d_tmp, *d_qkv, *d_ffn; /* gradient scratch */
+    void *d_out;    /* [T, H]: room for the gradient of `out` the caller passes to the backward */
     /* Dropout as BERT applies it in training (after the embedding LayerNorm, on the
      * attention probabilities, on the attention-output and FFN-output projections before
      * their residual LayerNorm). Rates 0 turn it off. The masks are a function of

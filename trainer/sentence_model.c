@@ -212,7 +212,6 @@ int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_si
     if (build->dense_out > 0)
         init_dense(m, build->dense_out, build->dense_act, se_mix64(build->seed ^ 0xDE45Eull));
     m->out_dim = m->pipe.has_dense ? m->pipe.dense_out : c->hidden_size;
-    encoder_reserve(&m->enc, m->batch_size * len, m->batch_size);
     m->pooled = ops->alloc((size_t)m->batch_size * c->hidden_size * sizeof(float));
     m->dense_out = ops->alloc((size_t)m->batch_size * m->out_dim * sizeof(float));
     packed_batch_alloc(&m->pb, (size_t)m->batch_size, (size_t)m->batch_size * len);

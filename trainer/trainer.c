@@ -59,7 +59,6 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
     t->g = alloc_zeroed(ops, N * D);
     t->g_norm = alloc_zeroed(ops, N * D);
     t->g_pool = alloc_zeroed(ops, N * H);
-    t->dout = ops->alloc(N * (size_t)m->max_seq_length * H * ops->act_size);
     t->m_enc = alloc_zeroed(ops, n);
     t->v_enc = alloc_zeroed(ops, n);
     t->emb_host = se_xmalloc(N * D * sizeof *t->emb_host);
@@ -260,8 +259,8 @@ double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *l
         ops->linear_f32_backward(t->g_pool, t->dense_gw, t->dense_gb, g, pooled, m->dense_w, N, D, H);
         g_pool = t->g_pool;
     }
-    ops->pool_backward(t->dout, g_pool, t->et.out, m->enc.d_cu_seqlens, N, H, m->pipe.pooling);
-    encoder_train_backward(&t->et, b, t->dout);
+    ops->pool_backward(t->et.d_out, g_pool, t->et.out, m->enc.d_cu_seqlens, N, H, m->pipe.pooling);
+    encoder_train_backward(&t->et, b, t->et.d_out);
     t->last_update = ++t->pending >= accum ? trainer_flush(t) : 0;
     return loss;
 }
@@ -367,8 +366,6 @@ void trainer_free(Trainer *t)
     for (size_t k = 0; k < sizeof dev / sizeof *dev; k++)
         if (dev[k])
             ops->free(dev[k]);
-    if (t->dout)
-        ops->free(t->dout);
     if (t->d_labels)
         ops->free(t->d_labels);
     free(t->emb_host), free(t->g_host), free(t->cls_host), free(t->x), free(t->dx);

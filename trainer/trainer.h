@@ -56,7 +56,6 @@ typedef struct {
     float *cls_gw, *cls_gb, *cls_mw, *cls_vw, *cls_mb, *cls_vb;
     float *pre_norm, *g, *g_norm, *g_pool; /* [N, D], [N, D], [N, D], [N, H] */
     int32_t *d_labels;               /* class ids for a fused SoftmaxLoss [max_rows] */
-    void *dout;                      /* act [max tokens, H] */
     long step;                       /* optimizer steps done */
     long micro_steps;                /* micro-batches done (dropout masks are drawn per micro-batch) */
     int pending;                     /* micro-batches accumulated since the last update */
