@@ -37,6 +37,13 @@ typedef struct Ops {
     void *(*alloc)(size_t bytes); /* dies with a message (naming the size) when out of memory */
     void (*free)(void *p);
     void (*copy_to_device)(void *dst, const void *host_src, size_t bytes);
+    /* Queued behind the backend's earlier work, without waiting: host_src must stay as it is
+     * until the next call that waits (copy_to_host, download_act, synchronize). From
+     * host_alloc memory (pinned on a GPU) the copy overlaps with the work before it. */
+    void (*copy_to_device_async)(void *dst, const void *host_src, size_t bytes);
+    /* host memory that async copies read best (pinned on a GPU; plain on the CPU) */
+    void *(*host_alloc)(size_t bytes);
+    void (*host_free)(void *p);
     void (*copy_to_host)(void *host_dst, const void *src, size_t bytes);
     void (*copy_on_device)(void *dst, const void *src, size_t bytes);
     /* host fp32 -> backend act/wgt type (n elements), and back */

@@ -101,6 +101,32 @@ static void test_zero(size_t size, size_t offset, size_t len)
     free(bytes), free(back), free(got), free(want);
 }
 
+/* The input pipeline's copies: two pinned host buffers (host_alloc) queued to the device
+ * with copy_to_device_async behind a kernel (zero) on the same stream, as a step does;
+ * after the next waiting call the device holds both, byte for byte, and the kernel ran
+ * first. */
+static void test_async_copy(size_t n)
+{
+    float *host[2], *back = (float *)xmalloc(2 * n * sizeof(float)), *want = (float *)xmalloc(2 * n * sizeof(float));
+    float *d = (float *)gpu->alloc(2 * n * sizeof(float));
+    for (int k = 0; k < 2; k++) {
+        host[k] = (float *)gpu->host_alloc(n * sizeof(float));
+        for (size_t i = 0; i < n; i++)
+            want[k * n + i] = host[k][i] = rng_uniform(-1, 1);
+    }
+    gpu->zero(d, 2 * n * sizeof(float));
+    for (int k = 0; k < 2; k++)
+        gpu->copy_to_device_async(d + k * n, host[k], n * sizeof(float));
+    gpu->copy_to_host(back, d, 2 * n * sizeof(float));
+    char what[128];
+    snprintf(what, sizeof what, "copy_to_device_async from host_alloc, 2 x %zu floats", n);
+    check(what, "0 (exact)", back, want, 2 * n, 0, 0, NULL);
+    for (int k = 0; k < 2; k++)
+        gpu->host_free(host[k]);
+    gpu->free(d);
+    free(back), free(want);
+}
+
 /* All terms are positive, so fp32 partial sums are within (k + 8)u relative of the exact sum,
  * k the squares one thread adds (at most ~53, see train_support.cu) and 8 the levels of the
  * block tree; the partials are then summed in double. 1e-5 is above that worst case. */
@@ -410,6 +436,8 @@ int main(int argc, char **argv)
     test_dropout(1000, 0.0f); /* a no-op */
     test_zero(4099, 5, 3001);
     test_zero(64, 0, 64);
+    test_async_copy(1 << 20);
+    test_async_copy(3);
     for (int k = 0; k < 3; k++)
         test_sum_squares(sizes[k]);
     test_sum_squares(25000007); /* many squares per thread */

@@ -226,7 +226,7 @@ static void test_packed_equals_padded(void)
                 types[cu[s] + i] = 0;
             }
         }
-    PackedBatch b = {N, T, Lmax, ids, positions, types, cu};
+    PackedBatch b = {N, T, Lmax, ids, positions, types, cu, NULL};
     encoder_reserve(&e, T, N);
     encoder_forward(&e, &b);
     const float *packed = e.x;

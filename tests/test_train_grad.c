@@ -72,7 +72,7 @@ int main(int argc, char **argv)
             positions[cu[s] + t] = t;
     }
     cu[N] = T;
-    PackedBatch b = {N, T, max_seqlen, tb.ids, positions, types, cu};
+    PackedBatch b = {N, T, max_seqlen, tb.ids, positions, types, cu, NULL};
 
     EncoderTrainer tr;
     CHECK(encoder_train_init(&tr, &enc, T, N, &err) == 0, "%s", err.msg);

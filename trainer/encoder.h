@@ -22,6 +22,7 @@ typedef struct {
 typedef struct {
     int n_seqs, n_tokens, max_seqlen;
     int32_t *ids, *positions, *types, *cu_seqlens; /* [T], [T], [T], [N+1] */
+    const Ops *host_ops; /* packed_batch_alloc's: whose host_alloc made the buffers (NULL: malloc) */
 } PackedBatch;
 
 typedef struct {

@@ -105,10 +105,12 @@ void encoder_train_forward(EncoderTrainer *tr, const PackedBatch *b)
     const size_t a = ops->act_size;
     const float eps = c->layer_norm_eps;
     reserve_tokens(tr, T, b->n_seqs);
-    ops->copy_to_device(e->d_ids, b->ids, (size_t)T * 4);
-    ops->copy_to_device(e->d_positions, b->positions, (size_t)T * 4);
-    ops->copy_to_device(e->d_types, b->types, (size_t)T * 4);
-    ops->copy_to_device(e->d_cu_seqlens, b->cu_seqlens, ((size_t)b->n_seqs + 1) * 4);
+    /* Queued without waiting for the previous step's tail (the update): b stays untouched
+     * until the step reads its loss back, which waits for these copies too. */
+    ops->copy_to_device_async(e->d_ids, b->ids, (size_t)T * 4);
+    ops->copy_to_device_async(e->d_positions, b->positions, (size_t)T * 4);
+    ops->copy_to_device_async(e->d_types, b->types, (size_t)T * 4);
+    ops->copy_to_device_async(e->d_cu_seqlens, b->cu_seqlens, ((size_t)b->n_seqs + 1) * 4);
     ops->embed(tr->emb_sum, e->d_ids, e->d_positions, e->d_types, e->word, e->pos, e->type, T, H);
     const float hp = tr->hidden_dropout, ap = tr->attention_dropout;
     void *x0 = L ? tr->layer[0].x_in : tr->out;

@@ -20,7 +20,7 @@ void prefetch_init(Prefetch *p, const TrainData *d, const SentenceModel *m, int 
     p->threaded = threaded;
     const size_t seqs = (size_t)d->n_columns * (size_t)max_rows;
     for (int k = 0; k < 2; k++)
-        packed_batch_alloc(&p->slots[k].pb, seqs, seqs * (size_t)m->max_seq_length);
+        packed_batch_alloc(&p->slots[k].pb, seqs, seqs * (size_t)m->max_seq_length, m->ops);
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->cv, NULL);
 }

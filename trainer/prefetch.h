@@ -5,8 +5,11 @@
  * step uses every core), prefetch_take prepares the batch itself. Both give the same batches,
  * bit for bit: the thread changes when the work is done, never what it computes.
  *
- * The trainer takes a slot, steps on it, and releases it; the worker refills a released
- * slot with the batch after next. `waits` counts the takes that found their batch not ready
+ * The slots' packed buffers come from the backend's host_alloc (pinned memory on a GPU), and
+ * the step queues their copies to the device without waiting (copy_to_device_async), so the
+ * copies overlap the previous step's tail. The trainer takes a slot, steps on it, and
+ * releases it once the step has read its loss back (which waits for those copies); the
+ * worker refills a released slot with the batch after next. `waits` counts the takes that found their batch not ready
  * (the first batch of a run of the plan is not counted: nothing can be ahead of it), and
  * `wait_s` the time they waited. */
 #ifndef SENTEMBED_PREFETCH_H

@@ -214,7 +214,7 @@ int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_si
     m->out_dim = m->pipe.has_dense ? m->pipe.dense_out : c->hidden_size;
     m->pooled = ops->alloc((size_t)m->batch_size * c->hidden_size * sizeof(float));
     m->dense_out = ops->alloc((size_t)m->batch_size * m->out_dim * sizeof(float));
-    packed_batch_alloc(&m->pb, (size_t)m->batch_size, (size_t)m->batch_size * len);
+    packed_batch_alloc(&m->pb, (size_t)m->batch_size, (size_t)m->batch_size * len, NULL);
     return 0;
 fail:
     sm_free(m);
@@ -297,20 +297,24 @@ PackedBatch *sm_pack(SentenceModel *m, size_t n)
     return &m->pb;
 }
 
-void packed_batch_alloc(PackedBatch *b, size_t n_seqs, size_t n_tokens)
+void packed_batch_alloc(PackedBatch *b, size_t n_seqs, size_t n_tokens, const Ops *ops)
 {
-    b->ids = se_xmalloc(n_tokens * 4);
-    b->positions = se_xmalloc(n_tokens * 4);
-    b->types = se_xmalloc(n_tokens * 4);
-    b->cu_seqlens = se_xmalloc((n_seqs + 1) * 4);
+    void *(*get)(size_t) = ops ? ops->host_alloc : se_xmalloc;
+    memset(b, 0, sizeof *b);
+    b->host_ops = ops;
+    b->ids = get(n_tokens * 4);
+    b->positions = get(n_tokens * 4);
+    b->types = get(n_tokens * 4);
+    b->cu_seqlens = get((n_seqs + 1) * 4);
 }
 
 void packed_batch_free(PackedBatch *b)
 {
-    free(b->ids);
-    free(b->positions);
-    free(b->types);
-    free(b->cu_seqlens);
+    void (*put)(void *) = b->host_ops ? b->host_ops->host_free : free;
+    int32_t *bufs[] = {b->ids, b->positions, b->types, b->cu_seqlens};
+    for (int k = 0; k < 4; k++)
+        if (bufs[k])
+            put(bufs[k]);
     memset(b, 0, sizeof *b);
 }
 

@@ -74,8 +74,10 @@ void sm_tokens_free(SmTokens *s);
 /* Packs the first n sequences of m->tokens (just tokenized) into m->pb: positions from 0
  * in each sequence, token type 0, cu_seqlens. */
 PackedBatch *sm_pack(SentenceModel *m, size_t n);
-/* Host buffers for up to n_seqs sequences of n_tokens tokens in all; and their release. */
-void packed_batch_alloc(PackedBatch *b, size_t n_seqs, size_t n_tokens);
+/* Host buffers for up to n_seqs sequences of n_tokens tokens in all, from ops->host_alloc
+ * (pinned on a GPU, for copies that overlap the step) or, with ops NULL, malloc; and their
+ * release. */
+void packed_batch_alloc(PackedBatch *b, size_t n_seqs, size_t n_tokens, const Ops *ops);
 void packed_batch_free(PackedBatch *b);
 /* The same from token ids: n sequences, sequence i ids[offsets[i] .. offsets[i + 1]), into
  * b (sized for them). */

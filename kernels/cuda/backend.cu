@@ -60,6 +60,29 @@ static void cuda_copy_to_device(void *dst, const void *host_src, size_t bytes)
     CUDA_CHECK(cudaStreamSynchronize(cuda_ctx.stream));
 }
 
+static void cuda_copy_to_device_async(void *dst, const void *host_src, size_t bytes)
+{
+    if (bytes)
+        CUDA_CHECK(cudaMemcpyAsync(dst, host_src, bytes, cudaMemcpyHostToDevice, cuda_ctx.stream));
+}
+
+static void *cuda_host_alloc(size_t bytes)
+{
+    void *p = NULL;
+    const cudaError_t status = cudaMallocHost(&p, bytes ? bytes : 1);
+    if (status != cudaSuccess) {
+        fprintf(stderr, "sentembed: error: cannot allocate %zu bytes of pinned host memory: %s\n", bytes,
+                cudaGetErrorString(status));
+        exit(1);
+    }
+    return p;
+}
+
+static void cuda_host_free(void *p)
+{
+    CUDA_CHECK(cudaFreeHost(p));
+}
+
 static void cuda_copy_to_host(void *host_dst, const void *src, size_t bytes)
 {
     if (bytes == 0)
@@ -141,6 +164,9 @@ extern "C" const Ops *ops_cuda(char *why, size_t why_cap)
     ops.alloc = cuda_alloc;
     ops.free = cuda_free;
     ops.copy_to_device = cuda_copy_to_device;
+    ops.copy_to_device_async = cuda_copy_to_device_async;
+    ops.host_alloc = cuda_host_alloc;
+    ops.host_free = cuda_host_free;
     ops.copy_to_host = cuda_copy_to_host;
     ops.copy_on_device = cuda_copy_on_device;
     ops.upload_act = cuda_upload_act;
