@@ -114,6 +114,15 @@ elif ! attn_ok /tmp/test_cuda_ops.log /tmp/test_cuda_backward.log; then
     note "default attention FAILED its checks: the rest of this run uses SENTEMBED_ATTENTION=simple"
 fi
 echo "attention mode for the rest of the run: ${SENTEMBED_ATTENTION:-default}"
+# Attention alone at bert-base's training shape (768 sequences of 128 tokens, 12 x 64, dropout
+# 0.1), per mode: the speed of each kernel (a failed mode's numbers are not results).
+if [[ -x $build/bench_attention ]]; then
+    for mode in simple default tc; do
+        r=$(SENTEMBED_ATTENTION=$([[ $mode == default ]] || echo $mode) timeout 120 $build/bench_attention --reps 5 2>&1 | tail -1)
+        echo "bench_attention $mode: $r"
+        note "attention alone, $mode: $r"
+    done
+fi
 
 in_budget "2. embeddings" && {
 echo "== 2. embeddings GPU (bf16) vs CPU (fp32) (at ${SECONDS}s) =="

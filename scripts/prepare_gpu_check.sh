@@ -16,7 +16,7 @@ cmake --build build-gpu -j"$(nproc)"
 pack=build-gpu-pack
 rm -rf $pack
 mkdir -p $pack/lib $pack/data $pack/tests
-cp build-gpu/sentembed $pack/
+cp build-gpu/sentembed build-gpu/bench_attention $pack/
 cp build-gpu/tests/test_cuda_* $pack/tests/
 # Everything ldd resolves outside glibc and CUDA (the device brings its own of those).
 for bin in build-gpu/sentembed build-gpu/tests/test_cuda_ops build-gpu/tests/test_cuda_backward build-gpu/tests/test_cuda_train; do
