@@ -50,6 +50,8 @@ typedef struct Ops {
     void (*upload_act)(void *dst, const float *host_src, size_t n);
     void (*download_act)(float *host_dst, const void *src, size_t n);
     void (*synchronize)(void);
+    /* free and total device memory in bytes (NULL on the CPU: host memory is not tracked) */
+    void (*mem_info)(size_t *free_bytes, size_t *total_bytes);
 
     /* forward ops */
     /* out[t,:] = word[ids[t],:] + pos[positions[t],:] + type[types[t],:]      out: act [T,H] */

@@ -209,6 +209,20 @@ int cmd_train(int argc, char **argv)
     Trainer t;
     if (trainer_init(&t, &m, &r.loss, &r.train, K, B, &err))
         se_die("%s", err.msg);
+    /* The activations grow with the longest batch seen: say now, not hours into the run,
+     * when the longest possible one would not fit. */
+    if (m.ops->mem_info) {
+        size_t free_bytes = 0, total_bytes = 0;
+        m.ops->mem_info(&free_bytes, &total_bytes);
+        const size_t worst = encoder_train_arena_bytes(&m.enc, t.et.max_tokens);
+        if (worst > free_bytes)
+            fprintf(stderr,
+                    "sentembed: warning: a batch whose %d x %d texts all reach max_seq_length %d would need %.1f GiB "
+                    "of activations, and %.1f GiB of the GPU's %.1f GiB are free: a long batch may run out of "
+                    "memory (a smaller batch_size or max_seq_length is safe)\n",
+                    B, K, m.max_seq_length, worst / 1073741824.0, free_bytes / 1073741824.0,
+                    total_bytes / 1073741824.0);
+    }
     TrainPosition pos = {0, 0, 0, 0, config_hash};
     if (checkpoint[0]) {
         if (checkpoint_read_state(checkpoint, &t, &pos, &err))

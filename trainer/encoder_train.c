@@ -49,6 +49,16 @@ int encoder_train_init(EncoderTrainer *tr, Encoder *enc, int max_tokens, int max
     return 0;
 }
 
+size_t encoder_train_arena_bytes(const Encoder *enc, int tokens)
+{
+    const size_t C = (size_t)tokens, H = (size_t)enc->cfg.hidden_size, I = (size_t)enc->cfg.intermediate_size,
+                 L = (size_t)enc->cfg.num_layers, a = enc->ops->act_size;
+    /* per layer: x_in, ctx, ao, x1, fo [T,H]; qkv [T,3H]; fpre, fact [T,I] */
+    const size_t per_layer = C * (5 * H + 3 * H + 2 * I) * a;
+    const size_t scratch = C * (3 * H + 3 * H + I + H) * a; /* d_x, d_x1, d_tmp, d_qkv, d_ffn, d_out */
+    return L * per_layer + 2 * C * H * a + scratch;        /* + emb_sum, out */
+}
+
 /* Room for a batch of T tokens: the arena (and the encoder's input buffers) re-made larger
  * when T does not fit. */
 static void reserve_tokens(EncoderTrainer *tr, int T, int n_seqs)
@@ -66,11 +76,7 @@ static void reserve_tokens(EncoderTrainer *tr, int T, int n_seqs)
         ops->free(tr->acts_arena);
     const size_t C = (size_t)cap, H = (size_t)enc->cfg.hidden_size, I = (size_t)enc->cfg.intermediate_size,
                  L = (size_t)enc->cfg.num_layers, a = ops->act_size;
-    /* per layer: x_in, ctx, ao, x1, fo [T,H]; qkv [T,3H]; fpre, fact [T,I] */
-    size_t per_layer = C * (5 * H + 3 * H + 2 * I) * a;
-    size_t scratch = C * (3 * H + 3 * H + I + H) * a; /* d_x, d_x1, d_tmp, d_qkv, d_ffn, d_out */
-    size_t total = L * per_layer + 2 * C * H * a + scratch;
-    char *p = tr->acts_arena = ops->alloc(total);
+    char *p = tr->acts_arena = ops->alloc(encoder_train_arena_bytes(enc, cap));
     tr->emb_sum = p, p += C * H * a;
     tr->out = p, p += C * H * a;
     for (size_t l = 0; l < L; l++) {

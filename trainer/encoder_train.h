@@ -35,6 +35,8 @@ typedef struct {
     uint64_t dropout_seed;
 } EncoderTrainer;
 
+/* The bytes of the activation arena for a batch of `tokens` tokens. */
+size_t encoder_train_arena_bytes(const Encoder *enc, int tokens);
 /* Fails (returning -1 with a message) when the backend has no backward ops. */
 int encoder_train_init(EncoderTrainer *tr, Encoder *enc, int max_tokens, int max_seqs, SeError *err);
 /* Forward of a packed batch keeping the activations; the last hidden states are tr->out. */

@@ -127,6 +127,11 @@ static void cuda_download_act(float *host_dst, const void *src, size_t n)
     CUDA_CHECK(cudaStreamSynchronize(cuda_ctx.stream));
 }
 
+static void cuda_mem_info(size_t *free_bytes, size_t *total_bytes)
+{
+    CUDA_CHECK(cudaMemGetInfo(free_bytes, total_bytes));
+}
+
 static void cuda_synchronize(void)
 {
     CUDA_CHECK(cudaStreamSynchronize(cuda_ctx.stream));
@@ -172,6 +177,7 @@ extern "C" const Ops *ops_cuda(char *why, size_t why_cap)
     ops.upload_act = cuda_upload_act;
     ops.download_act = cuda_download_act;
     ops.synchronize = cuda_synchronize;
+    ops.mem_info = cuda_mem_info;
     ops.embed = embed_forward_cuda;
     ops.layernorm = layernorm_forward_cuda;
     ops.matmul = matmul_forward_cuda;
