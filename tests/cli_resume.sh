@@ -3,7 +3,7 @@
 # on, so the dropout masks must resume too):
 #   - 40 steps straight vs 20 steps, --stop-at, --resume latest, 20 more: every file of the
 #     final model is byte-identical; the same when the stop is a SIGTERM;
-#   - the same with the input pipeline's worker thread (prefetch=true);
+#   - the same with the input pipeline's worker thread (prefetch=true), SIGTERM included;
 #   - a second SIGINT exits at once (status 130) and leaves the last checkpoint valid;
 #   - crash safety: SIGKILL at random moments of a run that checkpoints every step, 20
 #     times; every checkpoint on disk verifies and loads, and --resume latest always works;
@@ -55,8 +55,10 @@ same_model() { # DIR_A DIR_B: every file of the saved model (checkpoints and met
     { fail "prefetch=true: 20 + resume + 20 differs from the straight run:"; cat "$tmp/log"; }
 
 # SIGTERM after a few steps: the run finishes its step, checkpoints and exits 0
-sigterm_run() { # OUT: starts a run, SIGTERMs it once it has logged step 6
-    "$bin" train "$tmp/r.json" --set output_dir="$1" 2> "$tmp/term.log" &
+sigterm_run() { # OUT [ARGS...]: starts a run, SIGTERMs it once it has logged step 6
+    local out=$1
+    shift
+    "$bin" train "$tmp/r.json" --set output_dir="$out" "$@" 2> "$tmp/term.log" &
     local pid=$! i
     for i in $(seq 1 400); do
         grep -q "^step 6/" "$tmp/term.log" 2>/dev/null && break
@@ -71,6 +73,14 @@ if [ $status -eq 0 ] && grep -q "stopped after step [0-9]* (SIGTERM)" "$tmp/term
     "$bin" train "$tmp/r.json" --set output_dir="$tmp/term" --resume latest 2> "$tmp/log" &&
     same_model "$tmp/straight" "$tmp/term"; then ok; else
     fail "SIGTERM + resume (status $status):"; cat "$tmp/term.log" "$tmp/log"
+fi
+# the same with the worker thread reading ahead when the signal comes
+sigterm_run "$tmp/term-prefetch" --set prefetch=true
+status=$?
+if [ $status -eq 0 ] && grep -q "stopped after step [0-9]* (SIGTERM)" "$tmp/term.log" &&
+    "$bin" train "$tmp/r.json" --set output_dir="$tmp/term-prefetch" --set prefetch=true --resume latest \
+        2> "$tmp/log" && same_model "$tmp/straight" "$tmp/term-prefetch"; then ok; else
+    fail "SIGTERM + resume with prefetch=true (status $status):"; cat "$tmp/term.log" "$tmp/log"
 fi
 
 # a second SIGINT: out at once, status 130, the last checkpoint still valid (big batches, so
