@@ -10,18 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
+#include "host/clock.h"
 #include "host/json_util.h"
 #include "trainer/sentence_model.h"
 #include "trainer/train_data.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double peak_rss_mib(void)
 {
@@ -64,10 +57,10 @@ int main(int argc, char **argv)
         se_die("%s", json ? err.msg : "--data: not JSON");
     TrainData data;
     const DataOptions opt = {0};
-    double t0 = now();
+    double t0 = se_now_s();
     if (train_data_open(&data, &spec, 1, &opt, &err))
         se_die("%s", err.msg);
-    double index_s = now() - t0, rss_after_index = peak_rss_mib();
+    double index_s = se_now_s() - t0, rss_after_index = peak_rss_mib();
     PlanSet set;
     train_data_plan_sets(&data, &set);
     const PlanConfig cfg = {batch_size, false, SAMPLER_DEFAULT, SAMPLING_PROPORTIONAL, 42};
@@ -81,7 +74,7 @@ int main(int argc, char **argv)
     DataBatch batch = {0};
     size_t n_batches = max_batches > 0 && (size_t)max_batches < plan.n_batches ? (size_t)max_batches : plan.n_batches;
     size_t samples = 0, tokens = 0;
-    t0 = now();
+    t0 = se_now_s();
     for (size_t b = 0; b < n_batches; b++) {
         if (data_batch_read(&batch, &data, &plan, b, threads, &err))
             se_die("%s", err.msg);
@@ -91,7 +84,7 @@ int main(int argc, char **argv)
         samples += (size_t)batch.rows;
         tokens += (size_t)pb.n_tokens;
     }
-    double dt = now() - t0;
+    double dt = se_now_s() - t0;
     printf("{\"threads\": %d, \"examples\": %zu, \"file_bytes\": %llu, \"index_s\": %.3f, \"index_bytes\": %zu, "
            "\"plan_bytes\": %zu, \"batches\": %zu, \"batch\": %d, \"samples\": %zu, \"tokens\": %zu, \"seconds\": %.3f, "
            "\"samples_per_s\": %.0f, \"peak_rss_after_index_mib\": %.1f, \"peak_rss_mib\": %.1f}\n",

@@ -6,17 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "host/clock.h"
 #include "host/fileio.h"
 #include "tokenizer/tokenizer.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(int argc, char **argv)
 {
@@ -62,13 +55,13 @@ int main(int argc, char **argv)
         threads = omp_get_max_threads();
     TokBatch out = {0};
     size_t tokens = 0;
-    double t0 = now();
+    double t0 = se_now_s();
     for (size_t i = 0; i < n; i += batch) {
         size_t m = n - i < batch ? n - i : batch;
         tok_encode_batch(&tok, &out, lines + i, lens + i, NULL, NULL, m, 512, threads);
         tokens += out.offsets[m];
     }
-    double dt = now() - t0;
+    double dt = se_now_s() - t0;
     printf("{\"impl\": \"sentembed\", \"threads\": %d, \"lines\": %zu, \"bytes\": %zu, \"tokens\": %zu, "
            "\"seconds\": %.4f, \"tokens_per_s\": %.0f}\n",
            threads, n, len, tokens, dt, (double)tokens / dt);

@@ -11,6 +11,7 @@
 #          scripts/get_model.sh and scripts/setup_reference.sh (or PYTHON with sentence-transformers)
 #   THREADS (default 2) threads for both sides.
 set -euo pipefail
+source "$(dirname "$0")/bench_lib.sh"
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 data=${SENTEMBED_DATA:-../shared/data}
@@ -47,14 +48,13 @@ runs+=("$("$python" benchmarks/bench_encode_st.py --model "$model" --input "$tmp
     --batch-size "$batch" --device cpu --threads "$threads" --output "$tmp/peer.npy")")
 
 host=$(hostname -s)
-cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 mkdir -p benchmarks/results
 out=benchmarks/results/encode-cpu-$host.md
 {
     echo "# Encode throughput (CPU)"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "- machine: $cpu, $(nproc) cores ($(nproc --all) online), $(free -g | awk '/Mem:/ {print $2}') GiB"
+    echo "- date: $(bench_date)"
+    echo "- machine: $(bench_machine)"
     echo "- command: benchmarks/encode.sh (THREADS=$threads)"
     echo "- model: all-MiniLM-L6-v2 (6 layers, hidden 384, max_seq_length 256, mean pooling, normalize)"
     echo "- text: $n SNLI dev sentences (first 2500 premises + first 2500 hypotheses), batch size $batch"

@@ -8,6 +8,7 @@
 # benchmarks/results/pipeline-<host>.md. The big file lives in $TMPDIR and is deleted.
 # usage: benchmarks/pipeline.sh   (needs a build in build/, or BUILD=dir)
 set -euo pipefail
+source "$(dirname "$0")/bench_lib.sh"
 cd "$(dirname "$0")/.."
 data=${SENTEMBED_DATA:-../shared/data}
 build=${BUILD:-build}
@@ -40,13 +41,12 @@ for f in small big; do
 done
 
 host=$(hostname -s)
-cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 out=benchmarks/results/pipeline-$host.md
 {
     echo "# Data pipeline throughput and memory"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "- machine: $cpu, $(nproc) cores ($(nproc --all) online), $(free -g | awk '/Mem:/ {print $2}') GiB"
+    echo "- date: $(bench_date)"
+    echo "- machine: $(bench_machine)"
     echo "- command: benchmarks/pipeline.sh (build: $build)"
     echo "- data: SNLI dev+test pairs as JSONL {premise, hypothesis, label} (label_map), repeated; all-MiniLM-L6-v2 tokenizer"
     echo "- loop: epoch plan (shuffled), per batch of 32 pairs: pread + JSON parse of each row, WordPiece of the 64 texts, packing (max_seq_length 128)"

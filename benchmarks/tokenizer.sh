@@ -5,6 +5,7 @@
 # usage: benchmarks/tokenizer.sh   (needs a build in build/ and `pip install tokenizers`,
 #        or PYTHON pointing at an interpreter that has it)
 set -euo pipefail
+source "$(dirname "$0")/bench_lib.sh"
 cd "$(dirname "$0")/.."
 data=${SENTEMBED_DATA:-../shared/data}
 python=${PYTHON:-python3}
@@ -31,13 +32,12 @@ for threads in 1 "$all"; do
 done
 
 host=$(hostname -s)
-cpu=$(lscpu | sed -n 's/^Model name: *//p' | head -1)
 out=benchmarks/results/tokenizer-$host.md
 {
     echo "# Tokenizer throughput"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%MZ)"
-    echo "- machine: $cpu, $all cores ($(nproc --all) online), $(free -g | awk '/Mem:/ {print $2}') GiB"
+    echo "- date: $(bench_date)"
+    echo "- machine: $(bench_machine)"
     echo "- command: benchmarks/tokenizer.sh"
     echo "- text: SNLI dev+test and STS-B train+dev sentences, one per line, repeated to $(stat -c %s "$work/corpus.txt") bytes"
     echo "- both: all-MiniLM-L6-v2 tokenizer (uncased WordPiece), single texts with [CLS]/[SEP], max length 512, batches of 10000 lines, file already in memory"

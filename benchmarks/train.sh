@@ -6,6 +6,7 @@
 # usage: benchmarks/train.sh   (needs scripts/get_model.sh and scripts/setup_reference.sh,
 #        plus `pip install datasets accelerate` in .venv-ref for the peer)
 set -euo pipefail
+source "$(dirname "$0")/bench_lib.sh"
 cd "$(dirname "$0")/.."
 data=$(cd "${SENTEMBED_DATA:-../shared/data}" && pwd)
 python=${PYTHON:-.venv-ref/bin/python}
@@ -32,7 +33,7 @@ out=benchmarks/results/train-cpu-$(hostname -s).md
 {
     echo "# Training throughput (CPU)"
     echo
-    echo "- date: $(date -u +%Y-%m-%dT%H:%MZ); machine: $(lscpu | sed -n 's/^Model name: *//p' | head -1), $threads threads"
+    echo "- date: $(bench_date); machine: $(bench_machine), $threads threads"
     echo "- command: benchmarks/train.sh"
     echo "- job: all-MiniLM-L6-v2, CosineSimilarityLoss, STS-B train (5749 pairs), batch 16, 1 epoch, AdamW 2e-5, warmup 10%"
     echo "- STS-B dev before training: $base"

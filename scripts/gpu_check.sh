@@ -59,6 +59,14 @@ in_budget() { # SECTION: whether there is time left to start it
         return 1
     fi
 }
+# GPU time per kernel of a command, by Nsight Compute (one metric, clocks as found), as CSV.
+ncu_bin=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)
+ncu_kernels() { # CSV TIMEOUT COMMAND...: fails when ncu is missing or the command fails
+    local csv=$1 limit=$2
+    shift 2
+    [[ -n $ncu_bin ]] && timeout "$limit" "$ncu_bin" --metrics gpu__time_duration.sum --csv --page raw \
+        --clock-control none --log-file "$csv" "$@"
+}
 finish() {
     echo
     echo "== summary (${SECONDS}s) =="
@@ -257,14 +265,12 @@ bench mnrl-b256-fixed128 256 128 12 "$long" mnrl $((3 * 128)) bf16 --train /tmp/
 
 in_budget "6. kernel profile" && {
 echo "== 6. GPU time per kernel: one bert-base MNRL step, batch 256, 128 tokens (Nsight Compute) (at ${SECONDS}s) =="
-ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)
 sed -e 's/"max_steps": 12/"max_steps": 1/' -e 's/bench-out-/prof-out-/' /tmp/bench-mnrl-b256-fixed128.json > /tmp/prof.json
-if [[ -n $ncu ]] && timeout 200 "$ncu" --metrics gpu__time_duration.sum --csv --page raw --clock-control none \
-        --log-file "$out/ncu-mnrl-b256-fixed128.csv" $build/sentembed train /tmp/prof.json > /tmp/prof.log 2>&1; then
+if ncu_kernels "$out/ncu-mnrl-b256-fixed128.csv" 200 $build/sentembed train /tmp/prof.json > /tmp/prof.log 2>&1; then
     "$python" benchmarks/ncu_summary.py "$out/ncu-mnrl-b256-fixed128.csv" --steps 1 | tee /tmp/prof-summary.log
     note "kernel profile: $(head -1 /tmp/prof-summary.log)"
 else
-    echo "ncu failed or missing ($ncu):"; tail -5 /tmp/prof.log
+    echo "ncu failed or missing ($ncu_bin):"; tail -5 /tmp/prof.log
     note "kernel profile: failed"
 fi
 }
@@ -289,10 +295,9 @@ done
 # same encode (2000 sentences, batch 128). A low share means the host side (tokenizing,
 # synchronous copies, launches) bounds it, not the kernels.
 head -2000 /tmp/bench.txt > /tmp/bench-2k.txt
-wall=$(timeout 60 $build/sentembed encode --model $models/bert-base-random --device cuda --batch-size 128 --timing     --output /tmp/bench.npy < /tmp/bench-2k.txt 2>&1 >/dev/null | grep -o '"seconds": [0-9.]*' | grep -o '[0-9.]*$')
-ncu=$(command -v ncu || ls /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | tail -1)
-if [[ -n $ncu && -n $wall ]] && timeout 120 "$ncu" --metrics gpu__time_duration.sum --csv --page raw \
-        --clock-control none --log-file "$out/ncu-encode-b128.csv" $build/sentembed encode \
+wall=$(timeout 60 $build/sentembed encode --model $models/bert-base-random --device cuda --batch-size 128 --timing \
+    --output /tmp/bench.npy < /tmp/bench-2k.txt 2>&1 >/dev/null | grep -o '"seconds": [0-9.]*' | grep -o '[0-9.]*$')
+if [[ -n $wall ]] && ncu_kernels "$out/ncu-encode-b128.csv" 120 $build/sentembed encode \
         --model $models/bert-base-random --device cuda --batch-size 128 --output /tmp/bench.npy \
         < /tmp/bench-2k.txt > /dev/null 2>&1; then
     k=$("$python" benchmarks/ncu_summary.py "$out/ncu-encode-b128.csv" | head -1)

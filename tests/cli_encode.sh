@@ -4,19 +4,9 @@
 # scripts/gen_search_golden.py), the output formats, and clear errors for bad input.
 # usage: cli_encode.sh SENTEMBED FIXTURE_DIR SHARED_DATA_DIR
 set -uo pipefail
-bin=$1 fixtures=$(cd "$2" && pwd) data=$3
-if [ ! -d "$data" ]; then
-    echo "SKIP: shared data not found at $data"
-    exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-ok() { passed=$((passed + 1)); }
-fail() { failed=$((failed + 1)); echo "FAIL $*"; }
-
-model=$tmp/tiny-mean
-cp -r "$fixtures/tiny-bert" "$model" && cp -r "$fixtures/variants/mean/." "$model/"
+bin=$1
+source "$(dirname "$0")/cli_lib.sh"
+cli_setup "$3" "$2"
 (cd "$data" && sh "$fixtures/sentences.sh") > "$tmp/sentences.txt"
 head -40 "$tmp/sentences.txt" > "$tmp/queries.txt"
 sed -n '41,640p' "$tmp/sentences.txt" > "$tmp/corpus.txt"

@@ -1,7 +1,7 @@
 # Shared start of the CLI tests (sourced): skips (exit 77) without the shared data, makes a
 # temporary directory that goes away at exit, counts checks with ok / fail, and, given a
 # fixture directory, assembles the tiny random BERT with mean pooling in $model.
-# usage, at the top of a test: source "$(dirname "$0")/cli_lib.sh"; cli_setup DATA [FIXTURE_DIR]
+# usage, at the top of a test: source "$(dirname "$0")/cli_lib.sh"; cli_setup DATA [ENCODER_FIXTURE_DIR]
 cli_setup() {
     data=$1
     if [ ! -d "$data" ]; then

@@ -8,18 +8,13 @@
 # Tolerance: max |diff| <= 1e-4 (see tests/fixtures/encoder/README.md for why that is fair).
 # usage: encoder_golden.sh SENTEMBED NPY_COMPARE FIXTURE_DIR SHARED_DATA_DIR [MINILM_DIR]
 set -euo pipefail
-bin=$1 compare=$2 fixtures=$(cd "$3" && pwd) data=$4
+bin=$1 compare=$2 fixtures=$(cd "$3" && pwd)
 minilm=${5:-${SENTEMBED_MINILM:-}}
-if [ ! -d "$data" ]; then
-    echo "SKIP: shared data not found at $data"
-    exit 77
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+source "$(dirname "$0")/cli_lib.sh"
+cli_setup "$4"
 (cd "$data" && sh "$fixtures/sentences.sh") > "$tmp/sentences.txt"
 echo "sentences: $(wc -l < "$tmp/sentences.txt")"
 
-passed=0 failed=0
 check() { # NAME MODEL_DIR REFERENCE.npy
     if "$bin" encode --model "$2" --device cpu --output "$tmp/got.npy" < "$tmp/sentences.txt" \
         && printf '%-22s ' "$1" && "$compare" "$tmp/got.npy" "$3" 1e-4; then

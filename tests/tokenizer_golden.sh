@@ -6,14 +6,9 @@
 # each mismatch is printed with its line and both id lists.
 # usage: tokenizer_golden.sh SENTEMBED_BINARY FIXTURE_DIR SHARED_DATA_DIR
 set -euo pipefail
-bin=$1 fixtures=$(cd "$2" && pwd) data=$3
-if [ ! -d "$data" ]; then
-    echo "SKIP: shared data not found at $data"
-    exit 77
-fi
-data=$(cd "$data" && pwd)
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+bin=$1 fixtures=$(cd "$2" && pwd)
+source "$(dirname "$0")/cli_lib.sh"
+cli_setup "$3"
 
 # Expands the stored config (see the generator's docstring) and compares line by line.
 compare_awk='

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "host/clock.h"
 #include "host/error.h"
 #include "kernels/ops.h"
 #include "trainer/cli.h"
@@ -59,17 +59,10 @@ void cli_load_model(SentenceModel *m, const char *dir, const char *device, int b
         se_die("%s", err.msg);
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 void cli_progress(size_t done, size_t total, void *arg)
 {
     CliProgress *st = arg;
-    double now = seconds_now();
+    double now = se_now_s();
     if (st->start == 0)
         st->start = st->last = now;
     bool tty = isatty(STDERR_FILENO);

@@ -2,9 +2,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "host/atomic_file.h"
+#include "host/clock.h"
 #include "host/lines.h"
 #include "host/npy.h"
 #include "trainer/cli.h"
@@ -91,12 +91,11 @@ int cmd_encode(int argc, char **argv)
         se_die("%s", err.msg);
     float *emb = se_xmalloc((lines.n ? lines.n : 1) * (size_t)m.out_dim * sizeof *emb);
     CliProgress progress = {0};
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const double t0 = se_now_s();
     sm_encode(&m, lines.line, lines.len, lines.n, normalize, emb, timing ? NULL : cli_progress, &progress);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    const double t1 = se_now_s();
     if (timing) {
-        double s = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+        double s = t1 - t0;
         fprintf(stderr,
                 "{\"impl\": \"sentembed\", \"device\": \"%s\", \"sentences\": %zu, \"batch_size\": %d, "
                 "\"seconds\": %.4f, \"sentences_per_s\": %.1f}\n",

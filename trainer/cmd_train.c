@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "host/clock.h"
 #include "trainer/checkpoint.h"
-#include "trainer/prefetch.h"
 #include "trainer/cli.h"
 #include "trainer/dataset.h"
 #include "trainer/evaluator.h"
+#include "trainer/prefetch.h"
 #include "trainer/st_save.h"
 #include "trainer/train_config.h"
 #include "trainer/train_data.h"
@@ -42,13 +42,6 @@ static const char USAGE[] =
     "  --stop-at STEP        write a checkpoint after optimizer step STEP and exit (as if\n"
     "                        preempted). SIGTERM or SIGINT do the same after the current\n"
     "                        step; a second SIGINT exits at once.\n";
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* Creates the parents of dir; fails with a message, before any training, when dir could
  * not be written there. (dir itself appears only when the finished model is saved.) */
@@ -259,7 +252,7 @@ int cmd_train(int argc, char **argv)
     Prefetch input;
     const bool threaded_input = r.prefetch >= 0 ? r.prefetch == 1 : strcmp(m.ops->name, "cpu") != 0;
     prefetch_init(&input, &data, &m, B, threaded_input);
-    double start = now_s(), loss_sum = 0;
+    double start = se_now_s(), loss_sum = 0;
     long step = t.step, samples = 0, logged_steps = 0, skipped = 0, start_step = t.step;
     /* max_steps decides alone; otherwise `epochs` epochs (a no_duplicates plan may hold a
      * few more batches than the schedule counted) */
@@ -310,7 +303,7 @@ int cmd_train(int argc, char **argv)
                 continue; /* still accumulating */
             step = t.step;
             if (step % r.log_every == 0 || step == total) {
-                double el = now_s() - start, rate = (double)samples / (el > 1e-9 ? el : 1e-9);
+                double el = se_now_s() - start, rate = (double)samples / (el > 1e-9 ? el : 1e-9);
                 double eta = (double)(total - step) * el / (double)(step - start_step);
                 fprintf(stderr, "step %ld/%ld  epoch %ld  loss %.4f  lr %.3g  grad norm %.3g  %.1f samples/s  ETA %.0fs\n",
                         step, total, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate,

@@ -1,16 +1,10 @@
 #include "trainer/prefetch.h"
 
 #include <string.h>
-#include <time.h>
+
+#include "host/clock.h"
 
 enum { SLOT_EMPTY, SLOT_FILLING, SLOT_READY };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void prefetch_init(Prefetch *p, const TrainData *d, const SentenceModel *m, int max_rows, bool threaded)
 {
@@ -90,12 +84,12 @@ PrefetchSlot *prefetch_take(Prefetch *p)
     }
     pthread_mutex_lock(&p->mu);
     if (s->state != SLOT_READY) {
-        const double t0 = now_s();
+        const double t0 = se_now_s();
         while (s->state != SLOT_READY)
             pthread_cond_wait(&p->cv, &p->mu);
         if (k != p->first) {
             p->waits++;
-            p->wait_s += now_s() - t0;
+            p->wait_s += se_now_s() - t0;
         }
     }
     pthread_mutex_unlock(&p->mu);

@@ -274,14 +274,6 @@ double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, in
     return trainer_step_packed(t, sm_pack(m, N), rows, labels);
 }
 
-double trainer_step_ids(Trainer *t, const int32_t *const *ids, const size_t *lens, int rows, const double *labels)
-{
-    SentenceModel *m = t->m;
-    const size_t N = (size_t)t->n_columns * (size_t)rows;
-    packed_batch_from_seqs(&m->pb, ids, lens, N, (size_t)m->max_seq_length);
-    return trainer_step_packed(t, &m->pb, rows, labels);
-}
-
 void trainer_discard(Trainer *t)
 {
     const Ops *ops = t->m->ops;

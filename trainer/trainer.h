@@ -77,10 +77,6 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
  * call also clips and updates (as transformers' Trainer does; last_update says how that
  * went). Returns the batch loss. */
 double trainer_step(Trainer *t, const char *const *texts, const size_t *lens, int rows, const double *labels);
-/* trainer_step on token ids instead of texts (a pre-tokenized shard): sequence
- * c * rows + r is ids[c * rows + r][0..lens[...]) ([CLS] ... [SEP], ids of the model's
- * vocabulary), cut to the model's max_seq_length as the tokenizer cuts. */
-double trainer_step_ids(Trainer *t, const int32_t *const *ids, const size_t *lens, int rows, const double *labels);
 /* trainer_step on sequences already tokenized and packed (sequence c * rows + r of b),
  * e.g. by the input pipeline's worker (trainer/prefetch.h). */
 double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *labels);

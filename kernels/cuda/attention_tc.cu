@@ -150,6 +150,32 @@ __device__ __forceinline__ bool tc_block(TcBlock &b, const int32_t *cu_seqlens, 
     return true;
 }
 
+/* A warp's accumulator fragments acc[HD/16] (16 rows), times `factor`, as bf16 rows
+ * first .. first+15 of g (below len only), through the warp's fp32 tile t. */
+template <int HD>
+__device__ __forceinline__ void tc_store_acc(bf16 *g, size_t stride, float *t, const FragC *acc, float factor,
+                                             int first, int len, int lane)
+{
+    for (int n = 0; n < HD / 16; n++)
+        wmma::store_matrix_sync(t + n * 16, acc[n], TcDims<HD>::LDO, wmma::mem_row_major);
+    __syncwarp();
+    tc_store_rows<HD>(g, stride, t, factor, first, len, lane);
+    __syncwarp(); /* t may be rewritten next */
+}
+
+/* m, 1/l and delta of rows first .. first+n-1 of the sequence at `start` (from the stats
+ * pass) into m_out, inv_out, delta_out; zeros from row len on. `threads` threads from `tid`. */
+__device__ __forceinline__ void tc_load_stats(float *m_out, float *inv_out, float *delta_out, const float *stats,
+                                              int start, int first, int n, int len, int heads, int head, int tid,
+                                              int threads)
+{
+    for (int t = tid; t < n; t += threads) {
+        const bool ok = first + t < len;
+        const float *st = stats + 3 * ((size_t)(start + first + t) * heads + head);
+        m_out[t] = ok ? st[0] : 0.0f, inv_out[t] = ok ? st[1] : 0.0f, delta_out[t] = ok ? st[2] : 0.0f;
+    }
+}
+
 template <int HD, bool STATS>
 __global__ static void __launch_bounds__(TC_WARPS * 32)
     attention_tc_forward_kernel(bf16 *out, float *stats, const bf16 *dout, const bf16 *qkv,
@@ -270,7 +296,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
                             const int32_t *cu_seqlens, int max_seqlen, int heads, float scale, AttnDropout drop)
 {
     typedef TcDims<HD> Dm;
-    constexpr int LD = Dm::LD, LDO = Dm::LDO;
+    constexpr int LD = Dm::LD;
     extern __shared__ __align__(128) unsigned char smem[];
     TcBlock blk;
     if (!tc_block<HD>(blk, cu_seqlens, max_seqlen, heads, qkv, dout))
@@ -304,11 +330,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
         __syncthreads();
         tc_load_rows<HD>(Qc, q_g, rs, qt, TC_TILE, len, threadIdx.x, blockDim.x);
         tc_load_rows<HD>(dOc, do_g, D, qt, TC_TILE, len, threadIdx.x, blockDim.x);
-        for (int t = threadIdx.x; t < TC_TILE; t += blockDim.x) {
-            const float *st = stats + 3 * ((size_t)(start + qt + t) * heads + head);
-            const bool ok = qt + t < len;
-            mc[t] = ok ? st[0] : 0.0f, ic[t] = ok ? st[1] : 0.0f, dc[t] = ok ? st[2] : 0.0f;
-        }
+        tc_load_stats(mc, ic, dc, stats, start, qt, TC_TILE, len, heads, head, threadIdx.x, blockDim.x);
         __syncthreads();
         if (!active)
             continue;
@@ -344,15 +366,8 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
     if (!active)
         return;
     bf16 *dq_g = dqkv + (size_t)start * rs + ho;
-    for (int n = 0; n < HD / 16; n++)
-        wmma::store_matrix_sync(Out + n * 16, dk[n], LDO, wmma::mem_row_major);
-    __syncwarp();
-    tc_store_rows<HD>(dq_g + D, rs, Out, scale, k0, len, lane);
-    __syncwarp();
-    for (int n = 0; n < HD / 16; n++)
-        wmma::store_matrix_sync(Out + n * 16, dv[n], LDO, wmma::mem_row_major);
-    __syncwarp();
-    tc_store_rows<HD>(dq_g + 2 * D, rs, Out, 1.0f, k0, len, lane);
+    tc_store_acc<HD>(dq_g + D, rs, Out, dk, scale, k0, len, lane);
+    tc_store_acc<HD>(dq_g + 2 * D, rs, Out, dv, 1.0f, k0, len, lane);
 }
 
 /* dQ of a 64-query tile: warp w owns queries q0 .. q0+15; key chunks of 64 (K and V) stream
@@ -385,11 +400,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
 
     tc_load_rows<HD>(Qw, q_g, rs, q0, 16, len, lane, 32);
     tc_load_rows<HD>(dOw, do_g, D, q0, 16, len, lane, 32);
-    if (lane < 16) {
-        const bool ok = q0 + lane < len;
-        const float *st = stats + 3 * ((size_t)(start + q0 + lane) * heads + head);
-        mw[lane] = ok ? st[0] : 0.0f, iw[lane] = ok ? st[1] : 0.0f, dw[lane] = ok ? st[2] : 0.0f;
-    }
+    tc_load_stats(mw, iw, dw, stats, start, q0, 16, len, heads, head, lane, 32);
     __syncwarp();
     FragA qf[HD / 16], gf[HD / 16];
     FragC dq[HD / 16];
@@ -430,10 +441,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
     }
     if (!active)
         return;
-    for (int n = 0; n < HD / 16; n++)
-        wmma::store_matrix_sync(Out + n * 16, dq[n], LDO, wmma::mem_row_major);
-    __syncwarp();
-    tc_store_rows<HD>(dqkv + (size_t)start * rs + ho, rs, Out, scale, q0, len, lane);
+    tc_store_acc<HD>(dqkv + (size_t)start * rs + ho, rs, Out, dq, scale, q0, len, lane);
 }
 
 /* The backward's per-(row, head) m, 1/l, delta: a grow-only device buffer, kept for the
