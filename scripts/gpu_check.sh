@@ -18,7 +18,7 @@
 #      MNRL at a fixed 128 tokens per sequence, with the model FLOPs utilization (MFU);
 #   6. profiles one bert-base MNRL step (batch 256, 128 tokens) with Nsight Compute: GPU time
 #      per kernel.
-# Sections run in the order 1 2 4 5 6 3 (most needed first); one that would start after
+# Sections run in the order 1 2 4 3 5 6 (most needed first); one that would start after
 # GPU_CHECK_BUDGET seconds (default 480) is skipped and says so. Every command has its own
 # timeout, and a GPU test that fails with a CUDA error is rerun under compute-sanitizer.
 # Logs go to $OUT (or benchmarks/results/gpu-check-local): gpu_check.log, the Nsight CSVs and
@@ -198,6 +198,37 @@ PY
 done
 }
 
+in_budget "3. encode benchmark" && {
+echo "== 3. encode benchmark: sentembed vs sentence-transformers, same GPU (at ${SECONDS}s) =="
+head -10000 $data/sentences.txt > /tmp/bench.txt
+for bs in 32 128; do
+    r=$(timeout 120 $build/sentembed encode --model $models/bert-base-random --device cuda --batch-size $bs --timing \
+        --output /tmp/bench.npy < /tmp/bench.txt 2>&1 >/dev/null | grep '"sentences_per_s"')
+    echo "sentembed batch $bs: $r"
+    note "sentembed encode bert-base batch $bs: $r"
+    # (its bfloat16 encode ran at half its float32 rate on 2026-11-27: float32, its best, only)
+    for dtype in float32; do
+        r=$(timeout 120 "$python" benchmarks/bench_encode_st.py --model $models/bert-base-random --input /tmp/bench.txt \
+            --batch-size $bs --device cuda --dtype $dtype 2>/dev/null | tail -1)
+        echo "sentence-transformers ($dtype) batch $bs: $r"
+        note "sentence-transformers $dtype bert-base batch $bs: $r"
+    done
+done
+# How busy the GPU is during encode: the kernels' total time against the wall time of the
+# same encode (2000 sentences, batch 128). A low share means the host side (tokenizing,
+# synchronous copies, launches) bounds it, not the kernels.
+head -2000 /tmp/bench.txt > /tmp/bench-2k.txt
+wall=$(timeout 60 $build/sentembed encode --model $models/bert-base-random --device cuda --batch-size 128 --timing \
+    --output /tmp/bench.npy < /tmp/bench-2k.txt 2>&1 >/dev/null | grep -o '"seconds": [0-9.]*' | grep -o '[0-9.]*$')
+if [[ -n $wall ]] && ncu_kernels "$out/ncu-encode-b128.csv" 120 $build/sentembed encode \
+        --model $models/bert-base-random --device cuda --batch-size 128 --output /tmp/bench.npy \
+        < /tmp/bench-2k.txt > /dev/null 2>&1; then
+    k=$("$python" benchmarks/ncu_summary.py "$out/ncu-encode-b128.csv" | head -1)
+    echo "encode 2000 sentences, batch 128: wall ${wall}s (encode loop); $k"
+    note "encode busy: wall ${wall}s of the encode loop; $k"
+fi
+}
+
 in_budget "5. training benchmark" && {
 echo "== 5. training benchmark: sentembed vs sentence-transformers fit, same GPU (bert-base architecture) (at ${SECONDS}s) =="
 peak_mem() { # COMMAND...: runs it, printing the peak GPU memory used (MiB) seen by nvidia-smi on stderr
@@ -275,33 +306,3 @@ else
 fi
 }
 
-in_budget "3. encode benchmark" && {
-echo "== 3. encode benchmark: sentembed vs sentence-transformers, same GPU (at ${SECONDS}s) =="
-head -10000 $data/sentences.txt > /tmp/bench.txt
-for bs in 32 128; do
-    r=$(timeout 120 $build/sentembed encode --model $models/bert-base-random --device cuda --batch-size $bs --timing \
-        --output /tmp/bench.npy < /tmp/bench.txt 2>&1 >/dev/null | grep '"sentences_per_s"')
-    echo "sentembed batch $bs: $r"
-    note "sentembed encode bert-base batch $bs: $r"
-    # (its bfloat16 encode ran at half its float32 rate on 2026-11-27: float32, its best, only)
-    for dtype in float32; do
-        r=$(timeout 120 "$python" benchmarks/bench_encode_st.py --model $models/bert-base-random --input /tmp/bench.txt \
-            --batch-size $bs --device cuda --dtype $dtype 2>/dev/null | tail -1)
-        echo "sentence-transformers ($dtype) batch $bs: $r"
-        note "sentence-transformers $dtype bert-base batch $bs: $r"
-    done
-done
-# How busy the GPU is during encode: the kernels' total time against the wall time of the
-# same encode (2000 sentences, batch 128). A low share means the host side (tokenizing,
-# synchronous copies, launches) bounds it, not the kernels.
-head -2000 /tmp/bench.txt > /tmp/bench-2k.txt
-wall=$(timeout 60 $build/sentembed encode --model $models/bert-base-random --device cuda --batch-size 128 --timing \
-    --output /tmp/bench.npy < /tmp/bench-2k.txt 2>&1 >/dev/null | grep -o '"seconds": [0-9.]*' | grep -o '[0-9.]*$')
-if [[ -n $wall ]] && ncu_kernels "$out/ncu-encode-b128.csv" 120 $build/sentembed encode \
-        --model $models/bert-base-random --device cuda --batch-size 128 --output /tmp/bench.npy \
-        < /tmp/bench-2k.txt > /dev/null 2>&1; then
-    k=$("$python" benchmarks/ncu_summary.py "$out/ncu-encode-b128.csv" | head -1)
-    echo "encode 2000 sentences, batch 128: wall ${wall}s (encode loop); $k"
-    note "encode busy: wall ${wall}s of the encode loop; $k"
-fi
-}

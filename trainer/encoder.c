@@ -303,10 +303,11 @@ void encoder_forward(Encoder *e, const PackedBatch *b)
     int T = b->n_tokens, H = c->hidden_size, I = c->intermediate_size, heads = c->num_heads;
     encoder_reserve(e, T, b->n_seqs);
     float eps = c->layer_norm_eps;
-    ops->copy_to_device(e->d_ids, b->ids, (size_t)T * 4);
-    ops->copy_to_device(e->d_positions, b->positions, (size_t)T * 4);
-    ops->copy_to_device(e->d_types, b->types, (size_t)T * 4);
-    ops->copy_to_device(e->d_cu_seqlens, b->cu_seqlens, ((size_t)b->n_seqs + 1) * 4);
+    /* Queued without waiting: b stays untouched until the caller's next wait (copy_to_host). */
+    ops->copy_to_device_async(e->d_ids, b->ids, (size_t)T * 4);
+    ops->copy_to_device_async(e->d_positions, b->positions, (size_t)T * 4);
+    ops->copy_to_device_async(e->d_types, b->types, (size_t)T * 4);
+    ops->copy_to_device_async(e->d_cu_seqlens, b->cu_seqlens, ((size_t)b->n_seqs + 1) * 4);
 
     ops->embed(e->tmp, e->d_ids, e->d_positions, e->d_types, e->word, e->pos, e->type, T, H);
     ops->layernorm(e->x, e->tmp, NULL, e->emb_ln_g, e->emb_ln_b, T, H, eps);

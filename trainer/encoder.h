@@ -50,7 +50,8 @@ int encoder_init_random(Encoder *e, const Ops *ops, const char *config_path, uin
  * least; between batches only: the buffers move). */
 void encoder_reserve(Encoder *e, int max_tokens, int max_seqs);
 /* Last hidden states of the batch into e->x (act [T, H]), reserving room first. Its ids
- * must be < vocab_size (checked by the caller). */
+ * must be < vocab_size (checked by the caller). Queued on the backend's stream: b's host
+ * buffers are read until the next call that waits (copy_to_host, synchronize). */
 void encoder_forward(Encoder *e, const PackedBatch *b);
 /* After an optimizer step: the GEMM copies (bf16 on the GPU) re-made from the fp32 master
  * weights; nothing to do on the CPU. */

@@ -214,7 +214,7 @@ int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_si
     m->out_dim = m->pipe.has_dense ? m->pipe.dense_out : c->hidden_size;
     m->pooled = ops->alloc((size_t)m->batch_size * c->hidden_size * sizeof(float));
     m->dense_out = ops->alloc((size_t)m->batch_size * m->out_dim * sizeof(float));
-    packed_batch_alloc(&m->pb, (size_t)m->batch_size, (size_t)m->batch_size * len, NULL);
+    packed_batch_alloc(&m->pb, (size_t)m->batch_size, (size_t)m->batch_size * len, ops);
     return 0;
 fail:
     sm_free(m);
@@ -343,15 +343,39 @@ void sm_tokens_free(SmTokens *s)
     memset(s, 0, sizeof *s);
 }
 
+/* Longest text first, as sentence-transformers' encode orders its batches: each batch holds
+ * sequences of similar length (attention's work per batch follows its longest one), and the
+ * first batch sizes the activation arena for all. Ties keep the input order. */
+static const size_t *sort_lens;
+static int by_length_desc(const void *pa, const void *pb)
+{
+    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
+    if (sort_lens[a] != sort_lens[b])
+        return sort_lens[a] < sort_lens[b] ? 1 : -1;
+    return a < b ? -1 : a > b;
+}
+
 void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n, bool normalize, float *out,
                SmProgress progress, void *progress_arg)
 {
     const Ops *ops = m->ops;
-    int H = m->enc.cfg.hidden_size, D = m->out_dim;
-    for (size_t start = 0; start < n; start += (size_t)m->batch_size) {
-        size_t count = n - start < (size_t)m->batch_size ? n - start : (size_t)m->batch_size;
-        sm_tokenize(m, texts + start, lens + start, count);
-        PackedBatch *b = sm_pack(m, count);
+    const int H = m->enc.cfg.hidden_size, D = m->out_dim;
+    const size_t bs = (size_t)m->batch_size;
+    size_t *order = se_xmalloc((n ? n : 1) * sizeof *order), *batch_lens = se_xmalloc(bs * sizeof *batch_lens);
+    const char **batch_texts = se_xmalloc(bs * sizeof *batch_texts);
+    float *rows = se_xmalloc(bs * (size_t)D * sizeof *rows);
+    for (size_t i = 0; i < n; i++)
+        order[i] = i;
+    sort_lens = lens;
+    qsort(order, n, sizeof *order, by_length_desc);
+    for (size_t start = 0; start < n; start += bs) {
+        const size_t count = n - start < bs ? n - start : bs;
+        if (start == 0) { /* later batches were tokenized while the one before ran */
+            for (size_t i = 0; i < count; i++)
+                batch_texts[i] = texts[order[i]], batch_lens[i] = lens[order[i]];
+            sm_tokenize(m, batch_texts, batch_lens, count);
+        }
+        PackedBatch *b = sm_pack(m, count); /* pinned: read by the device until copy_to_host */
         encoder_forward(&m->enc, b);
         ops->pool(m->pooled, m->enc.x, m->enc.d_cu_seqlens, (int)count, H, m->pipe.pooling);
         float *final = m->pooled;
@@ -363,13 +387,27 @@ void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, s
         }
         if (m->pipe.normalize)
             ops->normalize(final, (int)count, D);
-        ops->copy_to_host(out + start * (size_t)D, final, count * (size_t)D * sizeof(float));
+        /* On a GPU the batch is queued by now: tokenize the next one meanwhile (b was packed
+         * from the tokens, so they may be overwritten). */
+        const size_t next = start + count, next_count = n - next < bs ? n - next : bs;
+        if (next < n) {
+            for (size_t i = 0; i < next_count; i++)
+                batch_texts[i] = texts[order[next + i]], batch_lens[i] = lens[order[next + i]];
+            sm_tokenize(m, batch_texts, batch_lens, next_count);
+        }
+        ops->copy_to_host(rows, final, count * (size_t)D * sizeof(float));
         if (normalize)
-            normalize_forward_cpu(out + start * (size_t)D, (int)count, D);
+            normalize_forward_cpu(rows, (int)count, D);
+        for (size_t i = 0; i < count; i++)
+            memcpy(out + order[start + i] * (size_t)D, rows + i * (size_t)D, (size_t)D * sizeof *rows);
         if (progress)
             progress(start + count, n, progress_arg);
     }
     ops->synchronize();
+    free(order);
+    free(batch_lens);
+    free(batch_texts);
+    free(rows);
 }
 
 void sm_free(SentenceModel *m)

@@ -19,6 +19,8 @@
  * adds the bias (one extra bf16 rounding). For bf16 operands the weight gradient is the
  * documented mixed case (bf16 A/B, fp32 C/D, CUBLAS_COMPUTE_32F), so it is accumulated in
  * fp32 straight into the fp32 gradient. */
+#include <string.h>
+
 #include "kernels/cuda/common.cuh"
 
 /* Largest power of two (up to 256) the address is a multiple of: cuBLASLt assumes 256-byte
@@ -45,6 +47,40 @@ typedef struct {
     cublasOperation_t op;
 } LtMatrix;
 
+/* What cuBLASLt's heuristic answer depends on. Asking it costs tens of microseconds of host
+ * time, as much as a small GEMM itself, so answers are kept: every layer of a batch has the
+ * same shapes, and only the token count changes from batch to batch. */
+typedef struct {
+    cudaDataType_t a_type, b_type, d_type;
+    int a_op, b_op, a_rows, a_cols, b_rows, b_cols, d_rows, d_cols, has_bias;
+    uint32_t align_a, align_b, align_d;
+} AlgoKey;
+
+#define ALGO_CACHE_SIZE 64 /* a few batches' worth of shapes; the oldest is replaced first */
+static struct {
+    AlgoKey key[ALGO_CACHE_SIZE];
+    cublasLtMatmulAlgo_t algo[ALGO_CACHE_SIZE];
+    int used, next;
+} algo_cache;
+
+static const cublasLtMatmulAlgo_t *algo_cache_find(const AlgoKey *key)
+{
+    for (int i = 0; i < algo_cache.used; i++)
+        if (!memcmp(&algo_cache.key[i], key, sizeof *key))
+            return &algo_cache.algo[i];
+    return NULL;
+}
+
+static void algo_cache_put(const AlgoKey *key, const cublasLtMatmulAlgo_t *algo)
+{
+    const int i = algo_cache.next;
+    algo_cache.key[i] = *key;
+    algo_cache.algo[i] = *algo;
+    algo_cache.next = (i + 1) % ALGO_CACHE_SIZE;
+    if (algo_cache.used < ALGO_CACHE_SIZE)
+        algo_cache.used++;
+}
+
 /* D = op(A) @ op(B) (+ bias along D's rows) + beta * D on the backend's stream, with fp32
  * accumulation and scaling. Returns CUBLAS_STATUS_SUCCESS, or the status (NOT_SUPPORTED
  * where the heuristic finds no algorithm) of the step that refused this combination of
@@ -70,35 +106,48 @@ static cublasStatus_t lt_matmul(LtMatrix A, LtMatrix B, LtMatrix D, float beta, 
     lt_layout(&b_layout, B.type, B.rows, B.cols, B.rows);
     lt_layout(&d_layout, D.type, D.rows, D.cols, D.rows);
 
-    cublasLtMatmulPreference_t pref;
-    CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
-    const uint64_t workspace_bytes = cuda_ctx.workspace_bytes;
     const uint32_t align_a = ptr_alignment(A.ptr), align_b = ptr_alignment(B.ptr), align_d = ptr_alignment(D.ptr);
-    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
-                                                      &workspace_bytes, sizeof workspace_bytes));
-    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
-                                                      sizeof align_a));
-    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
-                                                      sizeof align_b));
-    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d,
-                                                      sizeof align_d));
-    CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d,
-                                                      sizeof align_d));
-
+    AlgoKey key;
+    memset(&key, 0, sizeof key); /* padding too: keys are compared with memcmp */
+    key.a_type = A.type, key.b_type = B.type, key.d_type = D.type;
+    key.a_op = A.op, key.b_op = B.op, key.has_bias = bias != NULL;
+    key.a_rows = A.rows, key.a_cols = A.cols, key.b_rows = B.rows, key.b_cols = B.cols;
+    key.d_rows = D.rows, key.d_cols = D.cols;
+    key.align_a = align_a, key.align_b = align_b, key.align_d = align_d;
+    cublasStatus_t status = CUBLAS_STATUS_SUCCESS;
+    const cublasLtMatmulAlgo_t *algo = algo_cache_find(&key);
     cublasLtMatmulHeuristicResult_t heuristic;
-    int found = 0;
-    cublasStatus_t status = cublasLtMatmulAlgoGetHeuristic(cuda_ctx.lt, desc, a_layout, b_layout, d_layout,
-                                                           d_layout, pref, 1, &heuristic, &found);
-    if (status == CUBLAS_STATUS_SUCCESS && found == 0)
-        status = CUBLAS_STATUS_NOT_SUPPORTED;
+    if (!algo) {
+        cublasLtMatmulPreference_t pref;
+        CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
+        const uint64_t workspace_bytes = cuda_ctx.workspace_bytes;
+        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES,
+                                                          &workspace_bytes, sizeof workspace_bytes));
+        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, &align_a,
+                                                          sizeof align_a));
+        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, &align_b,
+                                                          sizeof align_b));
+        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, &align_d,
+                                                          sizeof align_d));
+        CUBLAS_CHECK(cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, &align_d,
+                                                          sizeof align_d));
+        int found = 0;
+        status = cublasLtMatmulAlgoGetHeuristic(cuda_ctx.lt, desc, a_layout, b_layout, d_layout, d_layout, pref, 1,
+                                                &heuristic, &found);
+        CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
+        if (status == CUBLAS_STATUS_SUCCESS && found == 0)
+            status = CUBLAS_STATUS_NOT_SUPPORTED;
+        if (status == CUBLAS_STATUS_SUCCESS) {
+            algo_cache_put(&key, &heuristic.algo);
+            algo = &heuristic.algo;
+        }
+    }
     if (status == CUBLAS_STATUS_SUCCESS) {
         const float alpha = 1.0f;
         void *d = (void *)D.ptr;
         status = cublasLtMatmul(cuda_ctx.lt, desc, &alpha, A.ptr, a_layout, B.ptr, b_layout, &beta, d, d_layout, d,
-                                d_layout, &heuristic.algo, cuda_ctx.workspace, cuda_ctx.workspace_bytes,
-                                cuda_ctx.stream);
+                                d_layout, algo, cuda_ctx.workspace, cuda_ctx.workspace_bytes, cuda_ctx.stream);
     }
-    CUBLAS_CHECK(cublasLtMatmulPreferenceDestroy(pref));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(d_layout));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(b_layout));
     CUBLAS_CHECK(cublasLtMatrixLayoutDestroy(a_layout));
