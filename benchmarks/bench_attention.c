@@ -95,6 +95,8 @@ int main(int argc, char **argv)
     t_fwd /= reps, t_bwd /= reps;
     const double flop = 4.0 * len * len * hd * heads * seqs;
     const char *mode = getenv("SENTEMBED_ATTENTION");
+    if (!mode || !*mode)
+        mode = "tc";
     printf("{\"device\": \"%s\", \"mode\": \"%s\", \"seqs\": %d, \"len\": %d, \"heads\": %d, \"head_dim\": %d, "
            "\"dropout\": %g, \"forward_ms\": %.3f, \"backward_ms\": %.3f, \"forward_tflops\": %.2f, "
            "\"backward_tflops\": %.2f}\n",

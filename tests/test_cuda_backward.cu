@@ -653,7 +653,9 @@ int main(int argc, char **argv)
     test_embed_backward(&bb, 768);
     test_embed_backward(&bc, 384);
     test_layernorm_backward(&bb, 768, true);
-    test_layernorm_backward(&bd, 100, true);
+    test_layernorm_backward(&bd, 100, true); /* H % 8 != 0: the block-per-row kernel */
+    test_layernorm_backward(&ba, 1024, true); /* the warp-per-row kernel's widest rows */
+    test_layernorm_backward(&bd, 64, false);  /* ... and a row a quarter of a warp wide */
 
     /* The encoder's GEMMs (QKV, output, FFN up and down) for both widths, then odd shapes. */
     test_matmul_backward(ba.T, 3 * 384, 384, true, true, 0);

@@ -329,6 +329,9 @@ int main(int argc, char **argv)
         test_layernorm(&bb, H, true, true);
     }
     test_embed(&bc, 384);
+    test_layernorm(&ba, 1024, true, false); /* the warp-per-row kernel's widest rows */
+    test_layernorm(&bb, 64, true, true);
+    test_layernorm(&ba, 100, true, false); /* H % 8 != 0: the block-per-row kernel */
 
     /* The encoder's GEMMs (QKV, output, FFN up and down) for both widths, then odd shapes. */
     test_matmul(ba.T, 3 * 384, 384, true, 0);

@@ -428,8 +428,8 @@ int main(int argc, char **argv)
     if (!cuda_test_start("test_cuda_train", argc, argv))
         return 77;
 
-    const size_t sizes[] = {1, 1000, 1000003};
-    for (int k = 0; k < 3; k++) {
+    const size_t sizes[] = {1, 1000, 1000003, 1 << 20}; /* multiples of 8 go 8 at a time */
+    for (int k = 0; k < 4; k++) {
         test_dropout(sizes[k], 0.1f);
         test_dropout(sizes[k], 0.5f);
     }

@@ -24,7 +24,8 @@ static const char USAGE[] =
     "                         one JSON array per line (stdout without --output)\n"
     "  --utf8-errors=MODE     strict (default: invalid UTF-8 is an error naming the line) or replace\n"
     "  --timing               print the encode throughput as a JSON line on stderr (model loading,\n"
-    "                         I/O and a warm-up on the first 64 sentences excluded)\n";
+    "                         I/O and a warm-up on the first 64 sentences excluded), with the\n"
+    "                         seconds spent tokenizing, queuing the model and waiting for it\n";
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -93,6 +94,7 @@ int cmd_encode(int argc, char **argv)
     CliProgress progress = {0};
     if (timing) /* warm up as benchmarks/bench_encode_st.py warms its peer: the first 64 sentences */
         sm_encode(&m, lines.line, lines.len, lines.n < 64 ? lines.n : 64, normalize, emb, NULL, NULL);
+    memset(&m.encode_time, 0, sizeof m.encode_time);
     const double t0 = se_now_s();
     sm_encode(&m, lines.line, lines.len, lines.n, normalize, emb, timing ? NULL : cli_progress, &progress);
     const double t1 = se_now_s();
@@ -100,8 +102,10 @@ int cmd_encode(int argc, char **argv)
         double s = t1 - t0;
         fprintf(stderr,
                 "{\"impl\": \"sentembed\", \"device\": \"%s\", \"sentences\": %zu, \"batch_size\": %d, "
-                "\"seconds\": %.4f, \"sentences_per_s\": %.1f}\n",
-                m.ops->name, lines.n, m.batch_size, s, (double)lines.n / (s > 0 ? s : 1e-9));
+                "\"seconds\": %.4f, \"sentences_per_s\": %.1f, \"tokenize_s\": %.4f, \"queue_s\": %.4f, "
+                "\"wait_s\": %.4f}\n",
+                m.ops->name, lines.n, m.batch_size, s, (double)lines.n / (s > 0 ? s : 1e-9), m.encode_time.tokenize_s,
+                m.encode_time.queue_s, m.encode_time.wait_s);
     }
 
     if (output && ends_with(output, ".npy")) {

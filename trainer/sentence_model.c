@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/clock.h"
 #include "host/fileio.h"
 #include "host/safetensors.h"
 #include "host/utf8.h"
@@ -373,8 +374,11 @@ void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, s
         if (start == 0) { /* later batches were tokenized while the one before ran */
             for (size_t i = 0; i < count; i++)
                 batch_texts[i] = texts[order[i]], batch_lens[i] = lens[order[i]];
+            const double t = se_now_s();
             sm_tokenize(m, batch_texts, batch_lens, count);
+            m->encode_time.tokenize_s += se_now_s() - t;
         }
+        const double t0 = se_now_s();
         PackedBatch *b = sm_pack(m, count); /* pinned: read by the device until copy_to_host */
         encoder_forward(&m->enc, b);
         ops->pool(m->pooled, m->enc.x, m->enc.d_cu_seqlens, (int)count, H, m->pipe.pooling);
@@ -389,13 +393,19 @@ void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, s
             ops->normalize(final, (int)count, D);
         /* On a GPU the batch is queued by now: tokenize the next one meanwhile (b was packed
          * from the tokens, so they may be overwritten). */
+        const double t1 = se_now_s();
         const size_t next = start + count, next_count = n - next < bs ? n - next : bs;
         if (next < n) {
             for (size_t i = 0; i < next_count; i++)
                 batch_texts[i] = texts[order[next + i]], batch_lens[i] = lens[order[next + i]];
             sm_tokenize(m, batch_texts, batch_lens, next_count);
         }
+        const double t2 = se_now_s();
         ops->copy_to_host(rows, final, count * (size_t)D * sizeof(float));
+        const double t3 = se_now_s();
+        m->encode_time.queue_s += t1 - t0;
+        m->encode_time.tokenize_s += t2 - t1;
+        m->encode_time.wait_s += t3 - t2;
         if (normalize)
             normalize_forward_cpu(rows, (int)count, D);
         for (size_t i = 0; i < count; i++)

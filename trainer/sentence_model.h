@@ -40,6 +40,12 @@ typedef struct SentenceModel {
     } tok_files[SM_TOKENIZER_FILES]; /* vocab.txt, tokenizer.json, tokenizer_config.json, special_tokens_map.json */
     SmTokens tokens;
     PackedBatch pb;
+    /* Where sm_encode's time went, summed over calls (host clock): tokenizing, queuing the
+     * forward pass (on a GPU, the launches; on the CPU, the computation itself) and waiting
+     * for the embeddings to reach the host. */
+    struct {
+        double tokenize_s, queue_s, wait_s;
+    } encode_time;
 } SentenceModel;
 
 /* How a training run may build its model beyond what the directory says (sm_load_with). */

@@ -12,9 +12,8 @@
  *   dq_i = scale sum_j ds_ij k_j,  dk_j = scale sum_i ds_ij q_i,  dv_j = sum_i p_ij m_ij do_i
  * Scores, softmax and the weighted sums are fp32; only the outputs are rounded to bf16.
  *
- * These are the simple kernels, for any head_dim up to 128; the backward of head_dim 32, 64
- * and 128 goes to the tensor-core kernels of attention_tc.cu, and so does the forward with
- * SENTEMBED_ATTENTION=tc (SENTEMBED_ATTENTION=simple keeps everything here).
+ * These are the simple kernels, for any head_dim up to 128; head_dim 32, 64 and 128 go to
+ * the tensor-core kernels of attention_tc.cu (SENTEMBED_ATTENTION=simple keeps them here).
  * One block per (sequence, head), one warp per row. To build
  * a row of scores the lanes split the other side's rows (each lane a whole dot product) and
  * keep the row in shared memory; then they split the head's features to accumulate the

@@ -109,6 +109,49 @@ static inline unsigned int grid_blocks(size_t n, unsigned int threads)
     return (unsigned int)(blocks < 65536 ? (blocks ? blocks : 1) : 65536);
 }
 
+/* Eight consecutive bf16 (16-byte aligned) as fp32, and back, rounding each to nearest
+ * even as store_f32 does: the element-wise kernels move 16 bytes per access, which a
+ * 2-byte access per thread leaves far from the memory's bandwidth. */
+#define BF16_VEC 8
+__device__ __forceinline__ void load_vec(float f[BF16_VEC], const bf16 *p)
+{
+    const uint4 raw = *(const uint4 *)p;
+    const __nv_bfloat162 *h = (const __nv_bfloat162 *)&raw;
+    #pragma unroll
+    for (int k = 0; k < BF16_VEC / 2; k++) {
+        const float2 t = __bfloat1622float2(h[k]);
+        f[2 * k] = t.x, f[2 * k + 1] = t.y;
+    }
+}
+
+__device__ __forceinline__ void store_vec(bf16 *p, const float f[BF16_VEC])
+{
+    uint4 raw;
+    __nv_bfloat162 *h = (__nv_bfloat162 *)&raw;
+    #pragma unroll
+    for (int k = 0; k < BF16_VEC / 2; k++)
+        h[k] = __floats2bfloat162_rn(f[2 * k], f[2 * k + 1]);
+    *(uint4 *)p = raw;
+}
+
+/* Whether rows of N bf16 at these addresses (NULL ones ignored) can go BF16_VEC at a time. */
+static inline bool vec_ok(int N, const void *a, const void *b = NULL, const void *c = NULL)
+{
+    return N % BF16_VEC == 0 && (((uintptr_t)a | (uintptr_t)b | (uintptr_t)c) & 15u) == 0;
+}
+
+/* Row tiles of a row-major [T, N] bf16 matrix with N % BF16_VEC == 0: blocks of 32 x 8 threads,
+ * thread (x, y) owning columns c = (blockIdx.x * 32 + x) * BF16_VEC .. + BF16_VEC - 1 of the rows
+ * blockIdx.y * 8 + y, stepping by gridDim.y * 8 (the grid's height is capped at 65535, or at
+ * `max_rows` rows of blocks). No index needs a division. */
+#define ROW_TILE_X 32
+#define ROW_TILE_Y 8
+static inline dim3 row_tile_grid(int T, int N, int max_rows = 65535)
+{
+    const int rows = (T + ROW_TILE_Y - 1) / ROW_TILE_Y;
+    return dim3((N / BF16_VEC + ROW_TILE_X - 1) / ROW_TILE_X, rows < max_rows ? (rows ? rows : 1) : max_rows);
+}
+
 /* The backend's single stream, cuBLASLt handle and GEMM workspace (backend.cu). */
 typedef struct {
     cudaStream_t stream;

@@ -57,6 +57,20 @@ __global__ static void add_act_kernel(bf16 *y, const bf16 *x, size_t n)
         y[i] = __float2bfloat16_rn(__bfloat162float(y[i]) + __bfloat162float(x[i]));
 }
 
+/* The same, BF16_VEC elements per thread (common.cuh), where n and the addresses allow it. */
+__global__ static void add_act_vec_kernel(bf16 *y, const bf16 *x, size_t n_vec)
+{
+    for (size_t v = blockIdx.x * (size_t)blockDim.x + threadIdx.x; v < n_vec; v += (size_t)gridDim.x * blockDim.x) {
+        float a[BF16_VEC], b[BF16_VEC];
+        load_vec(a, y + v * BF16_VEC);
+        load_vec(b, x + v * BF16_VEC);
+        #pragma unroll
+        for (int k = 0; k < BF16_VEC; k++)
+            a[k] += b[k];
+        store_vec(y + v * BF16_VEC, a);
+    }
+}
+
 void tanh_forward_cuda(float *x, size_t n)
 {
     if (n == 0)
@@ -93,6 +107,10 @@ void add_act_cuda(void *y, const void *x, size_t n)
 {
     if (n == 0)
         return;
-    add_act_kernel<<<grid_blocks(n, 256), 256, 0, cuda_ctx.stream>>>((bf16 *)y, (const bf16 *)x, n);
+    if (n % BF16_VEC == 0 && vec_ok(BF16_VEC, y, x))
+        add_act_vec_kernel<<<grid_blocks(n / BF16_VEC, 256), 256, 0, cuda_ctx.stream>>>((bf16 *)y, (const bf16 *)x,
+                                                                                   n / BF16_VEC);
+    else
+        add_act_kernel<<<grid_blocks(n, 256), 256, 0, cuda_ctx.stream>>>((bf16 *)y, (const bf16 *)x, n);
     CUDA_CHECK_LAUNCH();
 }

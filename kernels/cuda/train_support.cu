@@ -61,12 +61,29 @@ __global__ static void dropout_kernel(bf16 *x, size_t n, float p, float keep_sca
                                                 : __float2bfloat16_rn(0.0f);
 }
 
+/* The same, BF16_VEC elements per thread (common.cuh), where n and x allow it. */
+__global__ static void dropout_vec_kernel(bf16 *x, size_t n_vec, float p, float keep_scale, uint64_t seed)
+{
+    for (size_t v = blockIdx.x * (size_t)blockDim.x + threadIdx.x; v < n_vec; v += (size_t)gridDim.x * blockDim.x) {
+        float f[BF16_VEC];
+        load_vec(f, x + v * BF16_VEC);
+        #pragma unroll
+        for (int k = 0; k < BF16_VEC; k++)
+            f[k] = se_dropout_uniform(seed, v * BF16_VEC + k) >= p ? f[k] * keep_scale : 0.0f;
+        store_vec(x + v * BF16_VEC, f);
+    }
+}
+
 void dropout_cuda(void *x, size_t n, float p, uint64_t seed)
 {
     if (p <= 0.0f || n == 0)
         return;
     const float keep_scale = 1.0f / (1.0f - p); /* as dropout_cpu computes it */
-    dropout_kernel<<<grid_blocks(n, THREADS), THREADS, 0, cuda_ctx.stream>>>((bf16 *)x, n, p, keep_scale, seed);
+    if (n % BF16_VEC == 0 && vec_ok(BF16_VEC, x))
+        dropout_vec_kernel<<<grid_blocks(n / BF16_VEC, THREADS), THREADS, 0, cuda_ctx.stream>>>((bf16 *)x, n / BF16_VEC, p,
+                                                                                         keep_scale, seed);
+    else
+        dropout_kernel<<<grid_blocks(n, THREADS), THREADS, 0, cuda_ctx.stream>>>((bf16 *)x, n, p, keep_scale, seed);
     CUDA_CHECK_LAUNCH();
 }
 
