@@ -152,6 +152,30 @@ static inline dim3 row_tile_grid(int T, int N, int max_rows = 65535)
     return dim3((N / BF16_VEC + ROW_TILE_X - 1) / ROW_TILE_X, rows < max_rows ? (rows ? rows : 1) : max_rows);
 }
 
+/* x[t, c] = act(x[t, c] + bias[c]) in place (bias may be NULL: 0), for rows of N bf16 that
+ * vec_ok allows, by row tiles: the bias add after a GEMM and bias + GELU. Act is a functor
+ * with a __device__ float operator()(float). */
+template <typename Act>
+__global__ static void bias_act_vec_kernel(bf16 *x, const float *bias, int T, int N, Act act)
+{
+    const int c = (blockIdx.x * ROW_TILE_X + threadIdx.x) * BF16_VEC;
+    if (c >= N)
+        return;
+    float b[BF16_VEC];
+    #pragma unroll
+    for (int k = 0; k < BF16_VEC; k++)
+        b[k] = bias ? bias[c + k] : 0.0f;
+    for (int t = blockIdx.y * ROW_TILE_Y + threadIdx.y; t < T; t += gridDim.y * ROW_TILE_Y) {
+        bf16 *p = x + (size_t)t * N + c;
+        float v[BF16_VEC];
+        load_vec(v, p);
+        #pragma unroll
+        for (int k = 0; k < BF16_VEC; k++)
+            v[k] = act(v[k] + b[k]);
+        store_vec(p, v);
+    }
+}
+
 /* The backend's single stream, cuBLASLt handle and GEMM workspace (backend.cu). */
 typedef struct {
     cudaStream_t stream;

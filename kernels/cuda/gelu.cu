@@ -7,34 +7,16 @@
  *   dbias += sum over rows of dpre, summed in fp32 before dpre is rounded (when not NULL) */
 #include "kernels/cuda/common.cuh"
 
+struct GeluAct {
+    __device__ float operator()(float v) const { return 0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2)); }
+};
+
+/* Element by element; bias_act_vec_kernel (common.cuh) takes the rows that allow it. */
 __global__ static void bias_gelu_kernel(bf16 *x, const float *bias, size_t n, int N)
 {
     for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
         const float v = __bfloat162float(x[i]) + (bias ? bias[i % N] : 0.0f);
-        x[i] = __float2bfloat16_rn(0.5f * v * (1.0f + erff(v * (float)M_SQRT1_2)));
-    }
-}
-
-/* The same, BF16_VEC columns per thread in row tiles (common.cuh), for rows that allow it. */
-__global__ static void bias_gelu_vec_kernel(bf16 *x, const float *bias, int T, int N)
-{
-    const int c = (blockIdx.x * ROW_TILE_X + threadIdx.x) * BF16_VEC;
-    if (c >= N)
-        return;
-    float b[BF16_VEC];
-    #pragma unroll
-    for (int k = 0; k < BF16_VEC; k++)
-        b[k] = bias ? bias[c + k] : 0.0f;
-    for (int t = blockIdx.y * ROW_TILE_Y + threadIdx.y; t < T; t += gridDim.y * ROW_TILE_Y) {
-        bf16 *p = x + (size_t)t * N + c;
-        float v[BF16_VEC];
-        load_vec(v, p);
-        #pragma unroll
-        for (int k = 0; k < BF16_VEC; k++) {
-            const float u = v[k] + b[k];
-            v[k] = 0.5f * u * (1.0f + erff(u * (float)M_SQRT1_2));
-        }
-        store_vec(p, v);
+        x[i] = __float2bfloat16_rn(GeluAct()(v));
     }
 }
 
@@ -43,8 +25,8 @@ void bias_gelu_forward_cuda(void *x, const float *bias, int T, int N)
     if (T <= 0 || N <= 0)
         return;
     if (vec_ok(N, x)) {
-        bias_gelu_vec_kernel<<<row_tile_grid(T, N), dim3(ROW_TILE_X, ROW_TILE_Y), 0, cuda_ctx.stream>>>(
-            (bf16 *)x, bias, T, N);
+        bias_act_vec_kernel<<<row_tile_grid(T, N), dim3(ROW_TILE_X, ROW_TILE_Y), 0, cuda_ctx.stream>>>(
+            (bf16 *)x, bias, T, N, GeluAct());
     } else {
         const size_t n = (size_t)T * N;
         bias_gelu_kernel<<<grid_blocks(n, 256), 256, 0, cuda_ctx.stream>>>((bf16 *)x, bias, n, N);

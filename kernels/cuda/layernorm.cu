@@ -56,6 +56,23 @@ __global__ static void layernorm_kernel(bf16 *out, const bf16 *x, const bf16 *re
 
 __device__ __forceinline__ int ln_col(int k, int lane) { return k * 32 * BF16_VEC + lane * BF16_VEC; }
 
+/* The lane's columns of a row (dst) from f(k, j, column) for element j of its k-th group. */
+template <int K, typename F>
+__device__ __forceinline__ void ln_store_row(bf16 *dst, int H, int lane, F f)
+{
+    #pragma unroll
+    for (int k = 0; k < K; k++) {
+        const int c = ln_col(k, lane);
+        if (c >= H)
+            continue;
+        float o[BF16_VEC];
+        #pragma unroll
+        for (int j = 0; j < BF16_VEC; j++)
+            o[j] = f(k, j, c + j);
+        store_vec(dst + c, o);
+    }
+}
+
 /* The row's x + residual into v (zeros past H), and its mean and rstd (x, y). */
 template <int K>
 __device__ __forceinline__ float2 ln_warp_row(float v[K][BF16_VEC], const bf16 *x, const bf16 *residual, size_t row, int H,
@@ -105,17 +122,9 @@ __global__ static void __launch_bounds__(LN_THREADS)
         const size_t row = (size_t)t * H;
         float v[K][BF16_VEC];
         const float2 stats = ln_warp_row<K>(v, x, residual, row, H, eps, lane);
-        #pragma unroll
-        for (int k = 0; k < K; k++) {
-            const int c = ln_col(k, lane);
-            if (c >= H)
-                continue;
-            float o[BF16_VEC];
-            #pragma unroll
-            for (int j = 0; j < BF16_VEC; j++)
-                o[j] = (v[k][j] - stats.x) * stats.y * gamma[c + j] + beta[c + j];
-            store_vec(out + row + c, o); /* v was read first: out may alias x or residual */
-        }
+        /* v was read first: out may alias x or residual */
+        ln_store_row<K>(out + row, H, lane,
+                        [&](int k, int j, int h) { return (v[k][j] - stats.x) * stats.y * gamma[h] + beta[h]; });
     }
 }
 
@@ -256,17 +265,10 @@ __global__ static void __launch_bounds__(LN_THREADS)
             }
         }
         const float mean_g = warp_sum(sum_g) / H, mean_gx = warp_sum(sum_gx) / H;
-        #pragma unroll
-        for (int k = 0; k < K; k++) {
-            const int c = ln_col(k, lane);
-            if (c >= H)
-                continue;
-            float o[BF16_VEC];
-            #pragma unroll
-            for (int j = 0; j < BF16_VEC; j++)
-                o[j] = stats.y * (dy[k][j] * gamma[c + j] - mean_g - v[k][j] * mean_gx);
-            store_vec(dx + row + c, o); /* dy was read first: dx may alias dout */
-        }
+        /* dy was read first: dx may alias dout */
+        ln_store_row<K>(dx + row, H, lane, [&](int k, int j, int h) {
+            return stats.y * (dy[k][j] * gamma[h] - mean_g - v[k][j] * mean_gx);
+        });
     }
     ln_block_column_add<K>(dgamma, part_g, ln_warp_partials, H, lane, warp);
     ln_block_column_add<K>(dbeta, part_b, ln_warp_partials, H, lane, warp);

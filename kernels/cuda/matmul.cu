@@ -178,26 +178,10 @@ __global__ static void bias_add_kernel(T *out, const float *bias, size_t n, int 
         store_f32(&out[i], to_f32(out[i]) + bias[i % N]);
 }
 
-/* The same for bf16 rows that allow BF16_VEC columns per thread, in row tiles (common.cuh). */
-__global__ static void bias_add_vec_kernel(bf16 *out, const float *bias, int M, int N)
-{
-    const int c = (blockIdx.x * ROW_TILE_X + threadIdx.x) * BF16_VEC;
-    if (c >= N)
-        return;
-    float b[BF16_VEC];
-    #pragma unroll
-    for (int k = 0; k < BF16_VEC; k++)
-        b[k] = bias[c + k];
-    for (int m = blockIdx.y * ROW_TILE_Y + threadIdx.y; m < M; m += gridDim.y * ROW_TILE_Y) {
-        bf16 *p = out + (size_t)m * N + c;
-        float v[BF16_VEC];
-        load_vec(v, p);
-        #pragma unroll
-        for (int k = 0; k < BF16_VEC; k++)
-            v[k] += b[k];
-        store_vec(p, v);
-    }
-}
+/* The same for bf16 rows that allow it, in row tiles (common.cuh). */
+struct IdentityAct {
+    __device__ float operator()(float v) const { return v; }
+};
 
 void gemm_forward_cuda(void *out, const void *a, const void *w, const float *bias, int M, int N, int K,
                        cudaDataType_t type)
@@ -222,8 +206,8 @@ void gemm_forward_cuda(void *out, const void *a, const void *w, const float *bia
     }
     const size_t n = (size_t)M * N;
     if (type == CUDA_R_16BF && vec_ok(N, out))
-        bias_add_vec_kernel<<<row_tile_grid(M, N), dim3(ROW_TILE_X, ROW_TILE_Y), 0, cuda_ctx.stream>>>((bf16 *)out,
-                                                                                                    bias, M, N);
+        bias_act_vec_kernel<<<row_tile_grid(M, N), dim3(ROW_TILE_X, ROW_TILE_Y), 0, cuda_ctx.stream>>>(
+            (bf16 *)out, bias, M, N, IdentityAct());
     else if (type == CUDA_R_16BF)
         bias_add_kernel<<<grid_blocks(n, 256), 256, 0, cuda_ctx.stream>>>((bf16 *)out, bias, n, N);
     else
