@@ -46,6 +46,12 @@ head -5 "$tmp/sentences.txt" > "$tmp/five.txt"
     [ "$(head -1 "$tmp/five.jsonl" | tr ',' '\n' | wc -l)" -eq 64 ] && ok || fail "encode --output .jsonl vs stdout"
 "$bin" encode --model "$model" --device cpu --normalize --output "$tmp/n.npy" < "$tmp/five.txt" &&
     [ "$(stat -c %s "$tmp/n.npy")" -eq $((128 + 5 * 64 * 4)) ] && ok || fail "encode --output .npy size"
+# --timing: its warm-up leaves the embeddings as they are, and the line splits the time
+"$bin" encode --model "$model" --device cpu --batch-size 2 --output "$tmp/b2.jsonl" < "$tmp/five.txt" &&
+    "$bin" encode --model "$model" --device cpu --batch-size 2 --timing --output "$tmp/b2t.jsonl" < "$tmp/five.txt" \
+        2> "$tmp/timing.log" && cmp -s "$tmp/b2.jsonl" "$tmp/b2t.jsonl" && grep -q '"sentences": 5, "batch_size": 2' "$tmp/timing.log" &&
+    grep -q '"tokenize_s": [0-9.]*, "queue_s": [0-9.]*, "wait_s": [0-9.]*}' "$tmp/timing.log" && ok ||
+    fail "encode --timing: $(cat "$tmp/timing.log")"
 out=$("$bin" similarity --model "$model" --device cpu "a cat" "a dog" "a car")
 [ "$(printf '%s\n' "$out" | wc -l)" -eq 3 ] && printf '%s\n' "$out" | head -1 | grep -q '^ 1.0000 ' && ok ||
     fail "similarity matrix: $out"

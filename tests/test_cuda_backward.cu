@@ -675,6 +675,7 @@ int main(int argc, char **argv)
     test_bias_gelu_backward(bb.T, 3072, true, true);
     test_bias_gelu_backward(ba.T, 1536, true, false);
     test_bias_gelu_backward(7, 33, false, false);
+    test_bias_gelu_backward(ba.T, 392, true, false); /* a row tile with idle threads in the dbias sum */
 
     for (int drop = 0; drop < 2; drop++) {
         const float p = drop ? 0.1f : 0.0f;

@@ -349,6 +349,7 @@ int main(int argc, char **argv)
     test_bias_gelu(ba.T, 1536, true);
     test_bias_gelu(bb.T, 3072, true);
     test_bias_gelu(7, 33, false);
+    test_bias_gelu(ba.T, 392, true); /* a row tile with idle threads */
 
     test_attention(&ba, 12, 32, 1.0f);
     test_attention(&ba, 12, 64, 1.0f);
