@@ -344,16 +344,19 @@ void sm_tokens_free(SmTokens *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Longest text first, as sentence-transformers' encode orders its batches: each batch holds
- * sequences of similar length (attention's work per batch follows its longest one), and the
- * first batch sizes the activation arena for all. Ties keep the input order. */
-static const size_t *sort_lens;
+/* Longest text first (in bytes), as sentence-transformers' encode orders its batches: each
+ * batch holds sequences of similar length (attention's work per batch follows its longest
+ * one), and the first batch sizes the activation arena for all. Ties keep the input order. */
+typedef struct {
+    size_t len, index;
+} TextOrder;
+
 static int by_length_desc(const void *pa, const void *pb)
 {
-    size_t a = *(const size_t *)pa, b = *(const size_t *)pb;
-    if (sort_lens[a] != sort_lens[b])
-        return sort_lens[a] < sort_lens[b] ? 1 : -1;
-    return a < b ? -1 : a > b;
+    const TextOrder *a = pa, *b = pb;
+    if (a->len != b->len)
+        return a->len < b->len ? 1 : -1;
+    return a->index < b->index ? -1 : a->index > b->index;
 }
 
 void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n, bool normalize, float *out,
@@ -362,13 +365,16 @@ void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, s
     const Ops *ops = m->ops;
     const int H = m->enc.cfg.hidden_size, D = m->out_dim;
     const size_t bs = (size_t)m->batch_size;
+    TextOrder *sorted = se_xmalloc((n ? n : 1) * sizeof *sorted);
     size_t *order = se_xmalloc((n ? n : 1) * sizeof *order), *batch_lens = se_xmalloc(bs * sizeof *batch_lens);
     const char **batch_texts = se_xmalloc(bs * sizeof *batch_texts);
     float *rows = se_xmalloc(bs * (size_t)D * sizeof *rows);
     for (size_t i = 0; i < n; i++)
-        order[i] = i;
-    sort_lens = lens;
-    qsort(order, n, sizeof *order, by_length_desc);
+        sorted[i] = (TextOrder){lens[i], i};
+    qsort(sorted, n, sizeof *sorted, by_length_desc);
+    for (size_t i = 0; i < n; i++)
+        order[i] = sorted[i].index;
+    free(sorted);
     for (size_t start = 0; start < n; start += bs) {
         const size_t count = n - start < bs ? n - start : bs;
         if (start == 0) { /* later batches were tokenized while the one before ran */
