@@ -6,8 +6,8 @@
 #   2. embeds real sentences with random-weight models of all-MiniLM-L6-v2's and
 #      bert-base's architectures on the CPU (fp32) and the GPU (bf16) and compares them;
 #   3. benchmarks `sentembed encode` against sentence-transformers' encode on the same GPU
-#      (bert-base architecture, SNLI sentences), and compares its kernels' time (ncu) with
-#      its wall time;
+#      (bert-base architecture, SNLI sentences), compares its kernels' time (ncu) with its
+#      wall time, and sums its host's CUDA calls (nsys, where the machine has it);
 #   4. trains the MiniLM-architecture model 50 steps on the CPU and on the GPU, dropout off,
 #      with CosineSimilarityLoss (host loss), SoftmaxLoss, MNRL and TripletLoss (fused CUDA
 #      losses), and compares the per-step losses (bars: 4e-3 relative over the first 10 steps,
@@ -226,6 +226,18 @@ if [[ -n $wall ]] && ncu_kernels "$out/ncu-encode-b128.csv" 120 $build/sentembed
     k=$(head -1 /tmp/encode-profile.log)
     echo "encode 2000 sentences, batch 128: wall ${wall}s (encode loop: $timing); $k"
     note "encode busy: wall ${wall}s of the encode loop ($timing); $k"
+fi
+# Which host calls take the encode loop's queue time (2026-11-27: 0.53 s of 0.64 s at batch
+# 128, with the GPU busy 14% of the loop): the CUDA API calls' total times, by Nsight Systems.
+nsys_bin=$(command -v nsys || ls /opt/nvidia/nsight-systems/*/bin/nsys /usr/local/cuda/bin/nsys 2>/dev/null | tail -1)
+if [[ -n $nsys_bin ]] && timeout 90 "$nsys_bin" profile -t cuda,osrt --force-overwrite=true -o /tmp/encode-nsys \
+        $build/sentembed encode --model $models/bert-base-random --device cuda --batch-size 128 --timing \
+        --output /tmp/bench.npy < /tmp/bench-2k.txt > /tmp/encode-nsys.log 2>&1; then
+    timeout 60 "$nsys_bin" stats -r cuda_api_sum,osrt_sum /tmp/encode-nsys.nsys-rep > /tmp/encode-api.log 2>&1
+    head -60 /tmp/encode-api.log
+    note "encode host calls: Nsight Systems' cuda_api_sum and osrt_sum are in gpu_check.log"
+else
+    echo "nsys missing or failed ($nsys_bin):"; tail -3 /tmp/encode-nsys.log 2>/dev/null
 fi
 }
 
