@@ -270,9 +270,7 @@ void encoder_reserve(Encoder *e, int max_tokens, int max_seqs)
 {
     if (max_tokens <= e->max_tokens && max_seqs <= e->max_seqs)
         return;
-    /* keep what fits already, and grow by a quarter at least: few re-allocations */
-    if (max_tokens < e->max_tokens + e->max_tokens / 4)
-        max_tokens = e->max_tokens + e->max_tokens / 4;
+    max_tokens = grown_capacity(e->max_tokens, max_tokens, 0);
     if (max_seqs < e->max_seqs)
         max_seqs = e->max_seqs;
     const Ops *ops = e->ops;

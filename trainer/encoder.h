@@ -46,6 +46,16 @@ int encoder_load(Encoder *e, const Ops *ops, const char *dir, SeError *err);
  * embeddings N(0, initializer_range), the padding row of the word embeddings zero, biases
  * zero, LayerNorm weight 1 and bias 0; the draws come from seed. */
 int encoder_init_random(Encoder *e, const Ops *ops, const char *config_path, uint64_t seed, SeError *err);
+/* The token capacity a grow-only buffer that holds `cap` takes to hold `need`: a quarter more
+ * at least (few re-allocations), but not past `limit` (0: no limit) unless `need` is. */
+static inline int grown_capacity(int cap, int need, int limit)
+{
+    long c = (long)cap + cap / 4;
+    if (limit > 0 && c > limit)
+        c = limit;
+    return c > need ? (int)c : need;
+}
+
 /* Room for batches of max_tokens tokens in max_seqs sequences (grow-only, by a quarter at
  * least; between batches only: the buffers move). */
 void encoder_reserve(Encoder *e, int max_tokens, int max_seqs);

@@ -67,18 +67,13 @@ static void reserve_tokens(EncoderTrainer *tr, int T, int n_seqs)
     encoder_reserve(enc, T, n_seqs);
     if (T <= tr->cap_tokens)
         return;
-    /* a quarter more (few re-allocations) within max_tokens, and always room for T */
-    long cap = (long)tr->cap_tokens + tr->cap_tokens / 4;
-    if (cap > tr->max_tokens)
-        cap = tr->max_tokens;
-    if (cap < T)
-        cap = T;
+    const int cap = grown_capacity(tr->cap_tokens, T, tr->max_tokens);
     const Ops *ops = enc->ops;
     if (tr->acts_arena)
         ops->free(tr->acts_arena);
     const size_t C = (size_t)cap, H = (size_t)enc->cfg.hidden_size, I = (size_t)enc->cfg.intermediate_size,
                  L = (size_t)enc->cfg.num_layers, a = ops->act_size;
-    char *p = tr->acts_arena = ops->alloc(encoder_train_arena_bytes(enc, (int)cap));
+    char *p = tr->acts_arena = ops->alloc(encoder_train_arena_bytes(enc, cap));
     tr->emb_sum = p, p += C * H * a;
     tr->out = p, p += C * H * a;
     for (size_t l = 0; l < L; l++) {
@@ -96,7 +91,7 @@ static void reserve_tokens(EncoderTrainer *tr, int T, int n_seqs)
     tr->d_qkv = p, p += C * 3 * H * a;
     tr->d_ffn = p, p += C * I * a;
     tr->d_out = p;
-    tr->cap_tokens = (int)cap;
+    tr->cap_tokens = cap;
 }
 
 void encoder_train_zero_grads(EncoderTrainer *tr)

@@ -359,31 +359,34 @@ static int by_length_desc(const void *pa, const void *pb)
     return a->index < b->index ? -1 : a->index > b->index;
 }
 
+/* Tokenizes texts order[first .. first + count) (by their TextOrder) into m->tokens. */
+static void tokenize_in_order(SentenceModel *m, const char *const *texts, const TextOrder *order, size_t first,
+                              size_t count, const char **batch_texts, size_t *batch_lens)
+{
+    const double t = se_now_s();
+    for (size_t i = 0; i < count; i++)
+        batch_texts[i] = texts[order[first + i].index], batch_lens[i] = order[first + i].len;
+    sm_tokenize(m, batch_texts, batch_lens, count);
+    m->encode_time.tokenize_s += se_now_s() - t;
+}
+
 void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, size_t n, bool normalize, float *out,
                SmProgress progress, void *progress_arg)
 {
     const Ops *ops = m->ops;
     const int H = m->enc.cfg.hidden_size, D = m->out_dim;
     const size_t bs = (size_t)m->batch_size;
-    TextOrder *sorted = se_xmalloc((n ? n : 1) * sizeof *sorted);
-    size_t *order = se_xmalloc((n ? n : 1) * sizeof *order), *batch_lens = se_xmalloc(bs * sizeof *batch_lens);
+    TextOrder *order = se_xmalloc((n ? n : 1) * sizeof *order);
+    size_t *batch_lens = se_xmalloc(bs * sizeof *batch_lens);
     const char **batch_texts = se_xmalloc(bs * sizeof *batch_texts);
     float *rows = se_xmalloc(bs * (size_t)D * sizeof *rows);
     for (size_t i = 0; i < n; i++)
-        sorted[i] = (TextOrder){lens[i], i};
-    qsort(sorted, n, sizeof *sorted, by_length_desc);
-    for (size_t i = 0; i < n; i++)
-        order[i] = sorted[i].index;
-    free(sorted);
+        order[i] = (TextOrder){lens[i], i};
+    qsort(order, n, sizeof *order, by_length_desc);
+    if (n)
+        tokenize_in_order(m, texts, order, 0, n < bs ? n : bs, batch_texts, batch_lens);
     for (size_t start = 0; start < n; start += bs) {
         const size_t count = n - start < bs ? n - start : bs;
-        if (start == 0) { /* later batches were tokenized while the one before ran */
-            for (size_t i = 0; i < count; i++)
-                batch_texts[i] = texts[order[i]], batch_lens[i] = lens[order[i]];
-            const double t = se_now_s();
-            sm_tokenize(m, batch_texts, batch_lens, count);
-            m->encode_time.tokenize_s += se_now_s() - t;
-        }
         const double t0 = se_now_s();
         PackedBatch *b = sm_pack(m, count); /* pinned: read by the device until copy_to_host */
         encoder_forward(&m->enc, b);
@@ -397,25 +400,19 @@ void sm_encode(SentenceModel *m, const char *const *texts, const size_t *lens, s
         }
         if (m->pipe.normalize)
             ops->normalize(final, (int)count, D);
+        m->encode_time.queue_s += se_now_s() - t0;
         /* On a GPU the batch is queued by now: tokenize the next one meanwhile (b was packed
          * from the tokens, so they may be overwritten). */
+        const size_t next = start + count;
+        if (next < n)
+            tokenize_in_order(m, texts, order, next, n - next < bs ? n - next : bs, batch_texts, batch_lens);
         const double t1 = se_now_s();
-        const size_t next = start + count, next_count = n - next < bs ? n - next : bs;
-        if (next < n) {
-            for (size_t i = 0; i < next_count; i++)
-                batch_texts[i] = texts[order[next + i]], batch_lens[i] = lens[order[next + i]];
-            sm_tokenize(m, batch_texts, batch_lens, next_count);
-        }
-        const double t2 = se_now_s();
         ops->copy_to_host(rows, final, count * (size_t)D * sizeof(float));
-        const double t3 = se_now_s();
-        m->encode_time.queue_s += t1 - t0;
-        m->encode_time.tokenize_s += t2 - t1;
-        m->encode_time.wait_s += t3 - t2;
+        m->encode_time.wait_s += se_now_s() - t1;
         if (normalize)
             normalize_forward_cpu(rows, (int)count, D);
         for (size_t i = 0; i < count; i++)
-            memcpy(out + order[start + i] * (size_t)D, rows + i * (size_t)D, (size_t)D * sizeof *rows);
+            memcpy(out + order[start + i].index * (size_t)D, rows + i * (size_t)D, (size_t)D * sizeof *rows);
         if (progress)
             progress(start + count, n, progress_arg);
     }
