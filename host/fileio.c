@@ -38,6 +38,30 @@ int file_read_all(const char *path, char **data, size_t *len, SeError *err)
     return 0;
 }
 
+int file_copy(const char *from, const char *to, SeError *err)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return se_fail(err, "%s: cannot open: %s", from, strerror(errno));
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return se_fail(err, "%s: cannot create: %s", to, strerror(errno));
+    }
+    char buf[1 << 16];
+    size_t n;
+    int bad = 0;
+    while (!bad && (n = fread(buf, 1, sizeof buf, in)) > 0)
+        bad = fwrite(buf, 1, n, out) != n;
+    int read_failed = ferror(in);
+    fclose(in);
+    bad |= fflush(out) != 0 || fsync(fileno(out)) != 0;
+    bad |= fclose(out) != 0;
+    if (read_failed)
+        return se_fail(err, "%s: read error", from);
+    return bad ? se_fail(err, "%s: write failed (disk full?)", to) : 0;
+}
+
 bool file_exists(const char *path)
 {
     struct stat st;

@@ -9,6 +9,8 @@
 
 /* Reads a whole (small) file; *data is NUL-terminated for convenience and must be freed. */
 int file_read_all(const char *path, char **data, size_t *len, SeError *err);
+/* Copies a file (streamed) and fsyncs the copy; the message of a failure names the file. */
+int file_copy(const char *from, const char *to, SeError *err);
 bool file_exists(const char *path);
 bool dir_exists(const char *path);
 /* dir + "/" + name into out (of size cap); fails with a message if it does not fit. */

@@ -66,7 +66,7 @@ device=${SENTEMBED_DEVICE:-auto}
 out=output/minilm-stsb
 echo
 echo "== train: configs/minilm-stsb.json (CosineSimilarityLoss on STS-B train, device $device) =="
-$bin train configs/minilm-stsb.json --set device="$device" --set output_dir="$out" \
+$bin train configs/minilm-stsb.json --set device="$device" --set output_dir="$out" --overwrite-output-dir \
     --set data.path="$data/stsb/sts-train.csv" --set eval.path="$data/stsb/sts-dev.csv"
 
 echo

@@ -22,7 +22,8 @@ cat > "$tmp/r.json" <<JSON
 JSON
 same_model() { # DIR_A DIR_B: every file of the saved model (checkpoints and metrics aside) identical
     local f n=0
-    for f in $(cd "$1" && find . -type f ! -path "./checkpoints/*" ! -name metrics.jsonl); do
+    for f in $(cd "$1" && find . -type f ! -path "./checkpoints/*" ! -name metrics.jsonl ! -name sentembed_manifest.json \
+        ! -name '.sentembed*'); do
         cmp -s "$1/$f" "$2/$f" || { echo "  $f differs"; return 1; }
         n=$((n + 1))
     done
@@ -54,7 +55,7 @@ same_model() { # DIR_A DIR_B: every file of the saved model (checkpoints and met
         2> "$tmp/log" && same_model "$tmp/straight" "$tmp/prefetch-split" && ok ||
     { fail "prefetch=true: 20 + resume + 20 differs from the straight run:"; cat "$tmp/log"; }
 
-# SIGTERM after a few steps: the run finishes its step, checkpoints and exits 0
+# SIGTERM after a few steps: the run finishes its step, checkpoints and exits 143 (128 + 15)
 sigterm_run() { # OUT [ARGS...]: starts a run, SIGTERMs it once it has logged step 6
     local out=$1
     shift
@@ -69,7 +70,7 @@ sigterm_run() { # OUT [ARGS...]: starts a run, SIGTERMs it once it has logged st
 }
 sigterm_run "$tmp/term"
 status=$?
-if [ $status -eq 0 ] && grep -q "stopped after step [0-9]* (SIGTERM)" "$tmp/term.log" &&
+if [ $status -eq 143 ] && grep -q "stopped after step [0-9]* (SIGTERM); continue with: sentembed train $tmp/r.json --set output_dir=$tmp/term --resume latest" "$tmp/term.log" &&
     "$bin" train "$tmp/r.json" --set output_dir="$tmp/term" --resume latest 2> "$tmp/log" &&
     same_model "$tmp/straight" "$tmp/term"; then ok; else
     fail "SIGTERM + resume (status $status):"; cat "$tmp/term.log" "$tmp/log"
@@ -77,7 +78,7 @@ fi
 # the same with the worker thread reading ahead when the signal comes
 sigterm_run "$tmp/term-prefetch" --set prefetch=true
 status=$?
-if [ $status -eq 0 ] && grep -q "stopped after step [0-9]* (SIGTERM)" "$tmp/term.log" &&
+if [ $status -eq 143 ] && grep -q "stopped after step [0-9]* (SIGTERM)" "$tmp/term.log" &&
     "$bin" train "$tmp/r.json" --set output_dir="$tmp/term-prefetch" --set prefetch=true --resume latest \
         2> "$tmp/log" && same_model "$tmp/straight" "$tmp/term-prefetch"; then ok; else
     fail "SIGTERM + resume with prefetch=true (status $status):"; cat "$tmp/term.log" "$tmp/log"
@@ -139,14 +140,19 @@ status=$?
 
 # refusals
 "$bin" train "$tmp/r.json" --set output_dir="$tmp/split" --set lr=1e-3 --resume latest > "$tmp/out" 2>&1
-[ $? -eq 1 ] && grep -q "written by another recipe" "$tmp/out" && ok || { fail "another recipe:"; cat "$tmp/out"; }
+[ $? -eq 1 ] && grep -q "split holds 2 checkpoint(s) of a run with another recipe" "$tmp/out" && ok ||
+    { fail "another recipe:"; cat "$tmp/out"; }
+"$bin" train "$tmp/r.json" --set output_dir="$tmp/other" --set lr=1e-3 --resume "$tmp/split/checkpoints/checkpoint-40" \
+    > "$tmp/out" 2>&1
+[ $? -eq 1 ] && grep -q "written by another recipe" "$tmp/out" && ok || { fail "another recipe's checkpoint:"; cat "$tmp/out"; }
 "$bin" train "$tmp/r.json" --set output_dir="$tmp/none" --resume latest > "$tmp/out" 2>&1
 [ $? -eq 1 ] && grep -q "no complete checkpoint to resume from" "$tmp/out" && ok || { fail "nothing to resume:"; cat "$tmp/out"; }
 c=$tmp/straight/checkpoints/checkpoint-40
 printf 'X' | dd of="$c/training_state.bin" bs=1 seek=100 conv=notrunc 2> /dev/null
 "$bin" train "$tmp/r.json" --resume "$c" > "$tmp/out" 2>&1
-[ $? -eq 1 ] && grep -q "training_state.bin: checksum mismatch" "$tmp/out" && ok || { fail "damaged state:"; cat "$tmp/out"; }
-"$bin" train "$tmp/r.json" --resume latest > "$tmp/out" 2>&1 && grep -q "checkpoint-40: skipped" "$tmp/out" &&
+[ $? -eq 1 ] && grep -q "training_state.bin: SHA-256 [0-9a-f]*, the manifest says" "$tmp/out" && ok ||
+    { fail "damaged state:"; cat "$tmp/out"; }
+"$bin" train "$tmp/r.json" --resume latest > "$tmp/out" 2>&1 && grep -q "checkpoint-40 is damaged and was skipped" "$tmp/out" &&
     grep -q "resuming from .*checkpoint-30" "$tmp/out" && ok || { fail "latest skips a damaged checkpoint:"; cat "$tmp/out"; }
 "$bin" train "$tmp/r.json" --set 'checkpoint={"evry": 3}' > "$tmp/out" 2>&1
 [ $? -eq 1 ] && grep -q 'unknown key "checkpoint.evry" (did you mean "checkpoint.every"?)' "$tmp/out" && ok ||

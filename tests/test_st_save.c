@@ -227,14 +227,14 @@ static void check_variant(const char *fixtures, const char *base, const char *va
     CHECK(dim_a == want_dim, "%s: dim %d", variant, dim_a);
     CHECK(m.pipe.has_dense == want_dense && m.pipe.normalize == want_norm, "%s: pipeline", variant);
     SeError err;
-    CHECK(st_save(&m, saved, &err) == 0, "st_save %s: %s", saved, err.msg);
+    CHECK(st_save(&m, saved, NULL, &err) == 0, "st_save %s: %s", saved, err.msg);
     /* saving again replaces the directory whole (the previous one is moved aside and removed) */
-    CHECK(st_save(&m, saved, &err) == 0, "st_save over %s: %s", saved, err.msg);
+    CHECK(st_save(&m, saved, NULL, &err) == 0, "st_save over %s: %s", saved, err.msg);
     const char *keep = getenv("SENTEMBED_ST_SAVE_KEEP");
     if (keep && *keep) {
         char k[PATHCAP];
         join(k, keep, variant);
-        CHECK(st_save(&m, k, &err) == 0, "st_save %s: %s", k, err.msg);
+        CHECK(st_save(&m, k, NULL, &err) == 0, "st_save %s: %s", k, err.msg);
         snprintf(name, sizeof name, "%s-orig", variant);
         join(k, keep, name);
         rm_rf(k);
@@ -309,7 +309,7 @@ int main(int argc, char **argv)
     if (sm_load(&m, orig, ops_cpu(), 4, 0, &err) == 0) {
         join(p, base, "no/such/parent/out");
         err.msg[0] = 0;
-        CHECK(st_save(&m, p, &err) != 0, "saving under a missing parent succeeded");
+        CHECK(st_save(&m, p, NULL, &err) != 0, "saving under a missing parent succeeded");
         char parent[PATHCAP];
         join(parent, base, "no/such/parent");
         CHECK(strstr(err.msg, parent) != NULL, "message does not name %s: %s", parent, err.msg);
@@ -326,8 +326,8 @@ int main(int argc, char **argv)
             fclose(f);
         }
         err.msg[0] = 0;
-        CHECK(st_save(&m, p, &err) != 0, "replaced a directory that is not a model");
-        CHECK(strstr(err.msg, p) && strstr(err.msg, "not a model directory"), "message: %s", err.msg);
+        CHECK(st_save(&m, p, NULL, &err) != 0, "replaced a directory that is not a model");
+        CHECK(strstr(err.msg, p) && strstr(err.msg, "not a model written by sentembed"), "message: %s", err.msg);
         CHECK(file_exists(keepfile), "%s was removed", keepfile);
         join(keepfile, p, "modules.json");
         CHECK(!file_exists(keepfile), "a model was written into %s", p);
@@ -338,7 +338,7 @@ int main(int argc, char **argv)
         if (f)
             fclose(f);
         err.msg[0] = 0;
-        CHECK(st_save(&m, p, &err) != 0 && strstr(err.msg, p) && strstr(err.msg, "not a directory"),
+        CHECK(st_save(&m, p, NULL, &err) != 0 && strstr(err.msg, p) && strstr(err.msg, "not a directory"),
               "message: %s", err.msg);
 
         /* an empty directory is filled; a trailing slash is fine */
@@ -346,7 +346,7 @@ int main(int argc, char **argv)
         mkdir(p, 0755);
         char slash[PATHCAP];
         join(slash, p, "");
-        CHECK(st_save(&m, slash, &err) == 0, "st_save %s: %s", slash, err.msg);
+        CHECK(st_save(&m, slash, NULL, &err) == 0, "st_save %s: %s", slash, err.msg);
         join(slash, p, "modules.json");
         CHECK(file_exists(slash), "%s", slash);
         check_no_leftovers(base);

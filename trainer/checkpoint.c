@@ -9,6 +9,7 @@
 #include "host/fileio.h"
 #include "host/hash.h"
 #include "trainer/checkpoint.h"
+#include "trainer/manifest.h"
 #include "trainer/st_save.h"
 
 #define STATE_FILE "training_state.bin"
@@ -111,22 +112,6 @@ static int write_state(const char *path, const Trainer *t, const TrainPosition *
     return 0;
 }
 
-static int copy_file(const char *from, const char *to, SeError *err)
-{
-    char *data;
-    size_t len;
-    if (file_read_all(from, &data, &len, err))
-        return -1;
-    FILE *f = fopen(to, "wb");
-    int bad = !f || (len && fwrite(data, 1, len, f) != len);
-    if (f) {
-        bad |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-        bad |= fclose(f) != 0;
-    }
-    free(data);
-    return bad ? se_fail(err, "%s: cannot write: %s", to, strerror(errno)) : 0;
-}
-
 /* "checkpoint-N" -> N, or -1 for any other name */
 static long checkpoint_number(const char *name)
 {
@@ -182,6 +167,17 @@ static void remove_leftovers(const char *root)
     closedir(d);
 }
 
+/* Renamed out of the checkpoint namespace first (atomic), so a crash in the middle of the
+ * removal never leaves a half-deleted "checkpoint-N" behind. */
+static void remove_checkpoint(const char *root, long number)
+{
+    char path[4400], doomed[4400];
+    snprintf(path, sizeof path, "%s/checkpoint-%ld", root, number);
+    snprintf(doomed, sizeof doomed, "%s/.tmp-checkpoint-%ld.deleting.%ld", root, number, (long)getpid());
+    if (rename(path, doomed) == 0)
+        remove_tree(doomed);
+}
+
 int checkpoint_write(const char *output_dir, const Trainer *t, const TrainPosition *pos, const char *metrics_path,
                      int keep, char *written, size_t written_cap, SeError *err)
 {
@@ -202,8 +198,10 @@ int checkpoint_write(const char *output_dir, const Trainer *t, const TrainPositi
     int rc = st_save_into(t->m, tmp, err) || write_state(path, t, pos, err);
     if (!rc && metrics_path && file_exists(metrics_path)) {
         snprintf(path, sizeof path, "%s/metrics.jsonl", tmp);
-        rc = copy_file(metrics_path, path, err);
+        rc = file_copy(metrics_path, path, err);
     }
+    if (!rc) /* last: it covers every file above */
+        rc = manifest_write(tmp, MANIFEST_CHECKPOINT, pos->step, pos->config_hash, err);
     if (!rc) {
         fsync_dir(tmp);
         char doomed[4400];
@@ -221,19 +219,80 @@ int checkpoint_write(const char *output_dir, const Trainer *t, const TrainPositi
     fsync_dir(root);
     if (written)
         snprintf(written, written_cap, "%s", final);
-    size_t n;
+    size_t n, ours = 0;
     long *v = list_checkpoints(root, &n);
-    for (size_t i = keep > 0 ? (size_t)keep : n; i < n; i++) {
-        /* renamed out of the checkpoint namespace first (atomic), so a crash in the middle of
-         * the removal never leaves a half-deleted "checkpoint-N" behind */
-        char doomed[4400];
+    for (size_t i = 0; i < n && keep > 0; i++) {
+        uint64_t hash;
+        SeError ignored;
         snprintf(path, sizeof path, "%s/checkpoint-%ld", root, v[i]);
-        snprintf(doomed, sizeof doomed, "%s/.tmp-checkpoint-%ld.deleting.%ld", root, v[i], (long)getpid());
-        if (rename(path, doomed) == 0)
-            remove_tree(doomed);
+        /* only this recipe's checkpoints count and go: another run's are never pruned */
+        if (checkpoint_recipe(path, &hash, &ignored) == 0 && hash == pos->config_hash && ++ours > (size_t)keep)
+            remove_checkpoint(root, v[i]);
     }
     free(v);
     return 0;
+}
+
+int checkpoint_recipe(const char *dir, uint64_t *hash, SeError *err)
+{
+    ManifestInfo info;
+    if (manifest_read(dir, &info, err) == 0) {
+        *hash = info.recipe_hash;
+        manifest_info_free(&info);
+        return 0;
+    }
+    /* an earlier sentembed's checkpoint, without a manifest: its state file's header */
+    char path[4200];
+    unsigned char head[16];
+    snprintf(path, sizeof path, "%s/" STATE_FILE, dir);
+    FILE *f = fopen(path, "rb");
+    size_t got = f ? fread(head, 1, sizeof head, f) : 0;
+    if (f)
+        fclose(f);
+    if (got != sizeof head || memcmp(head, MAGIC, 7) != 0)
+        return se_fail(err, "%s: neither a manifest nor a training state", dir);
+    memcpy(hash, head + 8, 8);
+    return 0;
+}
+
+size_t checkpoint_count(const char *output_dir)
+{
+    char root[4200];
+    snprintf(root, sizeof root, "%s/checkpoints", output_dir);
+    size_t n;
+    free(list_checkpoints(root, &n));
+    return n;
+}
+
+size_t checkpoint_count_foreign(const char *output_dir, uint64_t recipe_hash, char *first, size_t cap)
+{
+    char root[4200], path[4400];
+    snprintf(root, sizeof root, "%s/checkpoints", output_dir);
+    size_t n, foreign = 0;
+    long *v = list_checkpoints(root, &n);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t hash;
+        SeError ignored;
+        snprintf(path, sizeof path, "%s/checkpoint-%ld", root, v[i]);
+        if (checkpoint_recipe(path, &hash, &ignored) == 0 && hash != recipe_hash && !foreign++ && first)
+            snprintf(first, cap, "%s", path);
+    }
+    free(v);
+    return foreign;
+}
+
+size_t checkpoint_remove_all(const char *output_dir)
+{
+    char root[4200];
+    snprintf(root, sizeof root, "%s/checkpoints", output_dir);
+    remove_leftovers(root);
+    size_t n;
+    long *v = list_checkpoints(root, &n);
+    for (size_t i = 0; i < n; i++)
+        remove_checkpoint(root, v[i]);
+    free(v);
+    rmdir(root); /* only when nothing else is in it */
+    return n;
 }
 
 /* Reads the whole state file and checks magic, size and checksum; *data is the file. */
@@ -267,15 +326,27 @@ int checkpoint_describe(const char *dir, TrainPosition *pos, SeError *err)
     unsigned char *data;
     size_t len;
     char path[4200];
-    if (load_state_file(dir, &data, &len, path, sizeof path, err))
+    ManifestInfo info;
+    if (manifest_verify(dir, &info, err))
         return -1;
+    int rc = 0;
+    if (info.kind != MANIFEST_CHECKPOINT)
+        rc = se_fail(err, "%s/%s: a model's manifest, not a checkpoint's", dir, MANIFEST_FILE);
+    manifest_info_free(&info);
+    if (rc || load_state_file(dir, &data, &len, path, sizeof path, err))
+        return -1;
+    uint64_t f[5];
+    memcpy(f, data + 8, sizeof f);
+    free(data);
+    /* both files hash-verified: a disagreement means they come from different checkpoints */
+    if ((long)f[1] != info.step || f[0] != info.recipe_hash)
+        return se_fail(err, "%s: %s is of step %ld and recipe %016llx, the manifest of step %ld and recipe %016llx "
+                       "(files of different checkpoints)", dir, STATE_FILE, (long)f[1], (unsigned long long)f[0],
+                       info.step, (unsigned long long)info.recipe_hash);
     if (pos) {
-        uint64_t f[5];
-        memcpy(f, data + 8, sizeof f);
         pos->config_hash = f[0];
         pos->step = (long)f[1], pos->micro_steps = (long)f[2], pos->epoch = (long)f[3], pos->batch_start = f[4];
     }
-    free(data);
     return 0;
 }
 
@@ -292,7 +363,8 @@ int checkpoint_latest(const char *output_dir, char *out, size_t cap, SeError *er
             free(v);
             return 0;
         }
-        fprintf(stderr, "sentembed: warning: %s: skipped: %s\n", out, ignored.msg);
+        fprintf(stderr, "sentembed: warning: %s is damaged and was skipped (resuming from an earlier checkpoint "
+                "if there is one): %s\n", out, ignored.msg);
     }
     free(v);
     return se_fail(err, "%s: no complete checkpoint to resume from", root);

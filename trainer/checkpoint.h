@@ -2,11 +2,15 @@
  * model directory (what st_save writes) plus
  *   training_state.bin   everything else a run needs to continue exactly (format below)
  *   metrics.jsonl        the metrics logged so far
+ *   sentembed_manifest.json  size and SHA-256 of every file above, the step and the
+ *                        recipe hash (trainer/manifest.h): resume and `sentembed info`
+ *                        verify all of it, so a damaged or swapped file of any kind is found
  * A checkpoint appears whole or not at all: it is assembled in
  * checkpoints/.tmp-checkpoint-STEP.PID, every file fsynced, then renamed into place and
  * the parent fsynced. Temporary directories left by a crash are never taken for a
  * checkpoint and are removed by the next write. After a write, all but the newest `keep`
- * checkpoints are removed.
+ * checkpoints of this recipe are removed; another recipe's are never touched (a run refuses
+ * to start beside them: trainer/output_dir.h).
  *
  * training_state.bin, little-endian:
  *   char[8]  "SEMBTRN2" (version 1 counted the data position in examples: refused)
@@ -38,16 +42,28 @@ typedef struct {
  * be between optimizer steps (nothing accumulated). */
 int checkpoint_write(const char *output_dir, const Trainer *t, const TrainPosition *pos, const char *metrics_path,
                      int keep, char *written, size_t written_cap, SeError *err);
-/* The newest complete checkpoint under output_dir/checkpoints into out; fails with a
- * message when there is none. */
+/* The newest checkpoint under output_dir/checkpoints that verifies (checkpoint_verify)
+ * into out; a damaged newer one is skipped with a warning; fails with a message when there
+ * is none. */
 int checkpoint_latest(const char *output_dir, char *out, size_t cap, SeError *err);
 /* Reads dir/training_state.bin into the trainer (moments, classifier, counters) and pos;
  * the model itself is loaded from dir by the caller (sm_load). Fails on a damaged file
  * or a state that does not fit this trainer, naming the file. */
 int checkpoint_read_state(const char *dir, Trainer *t, TrainPosition *pos, SeError *err);
-/* 0 when dir holds a training_state.bin whose checksum verifies. */
+/* 0 when every file of dir verifies against its manifest, training_state.bin's own
+ * checksum too, and the manifest and the state agree on the step and the recipe. */
 int checkpoint_verify(const char *dir, SeError *err);
 /* checkpoint_verify, and the position it records (pos may be NULL). */
 int checkpoint_describe(const char *dir, TrainPosition *pos, SeError *err);
+/* The recipe hash a checkpoint was written with (from its manifest, or from the state file
+ * of an earlier sentembed's checkpoint without one), without verifying its files. */
+int checkpoint_recipe(const char *dir, uint64_t *hash, SeError *err);
+/* Checkpoints under output_dir/checkpoints: all of them; those of another recipe (the first
+ * one's path into first, when not NULL). */
+size_t checkpoint_count(const char *output_dir);
+size_t checkpoint_count_foreign(const char *output_dir, uint64_t recipe_hash, char *first, size_t cap);
+/* Removes every checkpoint under output_dir/checkpoints (a fresh start over an earlier
+ * run); returns how many. */
+size_t checkpoint_remove_all(const char *output_dir);
 
 #endif

@@ -8,10 +8,13 @@
 #include "trainer/bert_config.h"
 #include "trainer/checkpoint.h"
 #include "trainer/cli.h"
+#include "trainer/manifest.h"
 #include "trainer/st_pipeline.h"
 
 static const char USAGE[] = "usage: sentembed info DIR\n\nPrints a model directory's architecture, parameter count "
-                            "and modules.\n";
+                            "and modules. A directory sentembed wrote (a trained model, a checkpoint) is\nverified "
+                            "against its sentembed_manifest.json: every file's size and SHA-256; exit 1 when\none "
+                            "differs.\n";
 
 int cmd_info(int argc, char **argv)
 {
@@ -66,7 +69,18 @@ int cmd_info(int argc, char **argv)
     printf("tokenizer:    WordPiece, %zu tokens, lowercase %s, strip accents %s, model_max_length %lld\n",
            tok.vocab.size, tok.norm.lowercase ? "yes" : "no", tok.strip ? "yes" : "no", tok.model_max_length);
     tok_free(&tok);
-    char state[4200];
+    char state[4200], manifest[4200];
+    snprintf(manifest, sizeof manifest, "%s/" MANIFEST_FILE, dir);
+    if (file_exists(manifest)) {
+        ManifestInfo info;
+        if (manifest_verify(dir, &info, &err)) {
+            fprintf(stderr, "sentembed info: error: %s\n", err.msg);
+            return 1;
+        }
+        printf("files:        %zu, every one matching %s (a %s, step %ld)\n", info.n_files, MANIFEST_FILE,
+               info.kind == MANIFEST_MODEL ? "trained model" : "checkpoint", info.step);
+        manifest_info_free(&info);
+    }
     snprintf(state, sizeof state, "%s/training_state.bin", dir);
     if (file_exists(state)) { /* a training checkpoint */
         TrainPosition pos;

@@ -15,6 +15,7 @@
 #include "trainer/cli.h"
 #include "trainer/dataset.h"
 #include "trainer/evaluator.h"
+#include "trainer/output_dir.h"
 #include "trainer/prefetch.h"
 #include "trainer/st_save.h"
 #include "trainer/train_config.h"
@@ -39,35 +40,17 @@ static const char USAGE[] =
     "                        under output_dir/checkpoints); the recipe must be the same\n"
     "  --on-bad-row MODE     error (default) or skip: bad data rows are left out and counted\n"
     "                        (the same as --set on_bad_row=MODE)\n"
-    "  --stop-at STEP        write a checkpoint after optimizer step STEP and exit (as if\n"
+    "  --overwrite-output-dir  start over in an output_dir that holds an earlier run's model\n"
+    "                        or checkpoints: its checkpoints are removed at start, the\n"
+    "                        model's files replaced by the final save (other files stay)\n"
+    "  --stop-at STEP        write a checkpoint after optimizer step STEP and exit 0 (as if\n"
     "                        preempted). SIGTERM or SIGINT do the same after the current\n"
-    "                        step; a second SIGINT exits at once.\n";
-
-/* Creates the parents of dir; fails with a message, before any training, when dir could
- * not be written there. (dir itself appears only when the finished model is saved.) */
-static int check_output_parent(const char *dir, SeError *err)
-{
-    char path[4096];
-    snprintf(path, sizeof path, "%s", dir);
-    char *slash = strrchr(path, '/');
-    if (!slash)
-        snprintf(path, sizeof path, ".");
-    else if (slash == path)
-        path[1] = '\0';
-    else
-        *slash = '\0';
-    for (char *p = path + 1; *p; p++)
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(path, 0755);
-            *p = '/';
-        }
-    if (mkdir(path, 0755) != 0 && errno != EEXIST)
-        return se_fail(err, "output_dir %s: cannot create %s: %s", dir, path, strerror(errno));
-    if (access(path, W_OK) != 0)
-        return se_fail(err, "output_dir %s: %s is not writable: %s", dir, path, strerror(errno));
-    return 0;
-}
+    "                        step and exit with 128 + the signal (143, 130), as schedulers\n"
+    "                        expect of a stopped job; a second SIGINT exits at once.\n"
+    "\n"
+    "output_dir must be new, empty, or written by sentembed; it is checked and locked before\n"
+    "the first step (one trainer per directory), and never a directory holding other files,\n"
+    "the current directory or the model being fine-tuned.\n";
 
 /* SIGTERM / SIGINT: finish the step, checkpoint, exit. A second SIGINT: exit at once (the
  * last complete checkpoint stays as it was: checkpoints are renamed into place whole). */
@@ -90,6 +73,40 @@ static void install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* A --set value for the "continue with" line, quoted for a POSIX shell when it needs it. */
+static void print_shell_word(FILE *f, const char *w)
+{
+    if (*w && strspn(w, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-+=.,/:@%") == strlen(w)) {
+        fputs(w, f);
+        return;
+    }
+    fputc('\'', f);
+    for (; *w; w++)
+        if (*w == '\'')
+            fputs("'\\''", f);
+        else
+            fputc(*w, f);
+    fputc('\'', f);
+}
+
+/* Bytes the run writes into output_dir: the final model and the checkpoints alive at once
+ * (the kept ones and the one being written). */
+static uint64_t output_bytes_needed(const SentenceModel *m, const Trainer *t, const TrainRecipe *r, long total)
+{
+    uint64_t params = (uint64_t)m->enc.n_params +
+                      (m->pipe.has_dense ? (uint64_t)m->pipe.dense_out * ((uint64_t)m->pipe.dense_in + 1) : 0);
+    uint64_t model = params * sizeof(float) + (16u << 20); /* weights, vocab and configs */
+    uint64_t classifier = t->loss.kind == LOSS_SOFTMAX ? (uint64_t)t->loss.num_labels * (3u * m->out_dim + 1) : 0;
+    uint64_t checkpoint = model + 2 * (params + classifier) * sizeof(float);
+    uint64_t alive = 0;
+    if (r->checkpoint_every) {
+        alive = (uint64_t)(total / r->checkpoint_every) + 1;
+        if (r->checkpoint_keep > 0 && alive > (uint64_t)r->checkpoint_keep + 1)
+            alive = (uint64_t)r->checkpoint_keep + 1;
+    }
+    return model + alive * checkpoint;
+}
+
 /* Copies the metrics of a checkpoint into the run's metrics file (a resumed run continues them). */
 static void continue_metrics(const char *checkpoint, FILE *metrics)
 {
@@ -110,6 +127,7 @@ int cmd_train(int argc, char **argv)
 {
     const char *config = NULL, *resume = NULL;
     long stop_at = -1;
+    bool overwrite = false;
     const char **sets = se_xmalloc(((size_t)argc + 1) * sizeof *sets);
     char on_bad_row[64];
     int n_sets = 0;
@@ -124,6 +142,8 @@ int cmd_train(int argc, char **argv)
         } else if ((v = cli_option_value(argc, argv, &i, "--on-bad-row"))) {
             snprintf(on_bad_row, sizeof on_bad_row, "on_bad_row=%s", v); /* part of the recipe (and its hash) */
             sets[n_sets++] = on_bad_row;
+        } else if (!strcmp(argv[i], "--overwrite-output-dir")) {
+            overwrite = true;
         } else if ((v = cli_option_value(argc, argv, &i, "--resume"))) {
             resume = v;
         } else if ((v = cli_option_value(argc, argv, &i, "--stop-at"))) {
@@ -145,8 +165,12 @@ int cmd_train(int argc, char **argv)
     SeError err;
     if (recipe_load(&r, config, sets, n_sets, &err))
         se_die("%s", err.msg);
-    free(sets);
     const uint64_t config_hash = recipe_hash(&r);
+    /* before anything slow: a wrong output_dir is found now, not after hours of training */
+    OutputDir out;
+    const OutputDirOptions out_opt = {r.model, overwrite, resume != NULL, config_hash};
+    if (output_dir_open(&out, r.output_dir, &out_opt, &err))
+        se_die("%s", err.msg);
     char checkpoint[4300] = "";
     if (resume) {
         if (!strcmp(resume, "latest")) {
@@ -167,8 +191,6 @@ int cmd_train(int argc, char **argv)
     const char *loss_name = cJSON_GetObjectItem(cJSON_GetObjectItem(r.root, "loss"), "type")->valuestring;
     if (needs_labels && !data.has_label)
         se_die("%s: loss \"%s\" needs labels: set data.label", config, loss_name);
-    if (check_output_parent(r.output_dir, &err))
-        se_die("%s", err.msg);
     Dataset eval_data = {0};
     if (r.eval && dataset_load(&eval_data, &r.eval_spec, &err))
         se_die("%s", err.msg);
@@ -216,6 +238,8 @@ int cmd_train(int argc, char **argv)
                     B, K, m.max_seq_length, worst / 1073741824.0, free_bytes / 1073741824.0,
                     total_bytes / 1073741824.0);
     }
+    if (output_dir_check_space(&out, output_bytes_needed(&m, &t, &r, total), &err))
+        se_die("%s", err.msg);
     TrainPosition pos = {0, 0, 0, 0, config_hash};
     if (checkpoint[0]) {
         if (checkpoint_read_state(checkpoint, &t, &pos, &err))
@@ -226,10 +250,10 @@ int cmd_train(int argc, char **argv)
         fprintf(stderr, "resuming from %s: step %ld, epoch %ld\n", checkpoint, pos.step, pos.epoch + 1);
     }
 
-    /* metrics go beside the output until the model is saved, then into it */
+    /* live metrics in the output directory, copied into the model by the final save */
     char metrics_path[4200], final_metrics[4200];
-    snprintf(metrics_path, sizeof metrics_path, "%s.metrics.jsonl.tmp.%ld", r.output_dir, (long)getpid());
-    snprintf(final_metrics, sizeof final_metrics, "%s/metrics.jsonl", r.output_dir);
+    snprintf(metrics_path, sizeof metrics_path, "%s/" OUTPUT_RUNNING_METRICS, out.path);
+    snprintf(final_metrics, sizeof final_metrics, "%s/metrics.jsonl", out.path);
     FILE *metrics = fopen(metrics_path, "w");
     if (!metrics)
         se_die("%s: cannot create: %s", metrics_path, strerror(errno));
@@ -254,6 +278,7 @@ int cmd_train(int argc, char **argv)
     prefetch_init(&input, &data, &m, B, threaded_input);
     double start = se_now_s(), loss_sum = 0;
     long step = t.step, samples = 0, logged_steps = 0, skipped = 0, start_step = t.step;
+    int exit_code = 0;
     /* max_steps decides alone; otherwise `epochs` epochs (a no_duplicates plan may hold a
      * few more batches than the schedule counted) */
     for (long epoch = pos.epoch; step < total && (r.max_steps || epoch < r.epochs); epoch++) {
@@ -345,11 +370,18 @@ int cmd_train(int argc, char **argv)
                     se_die("%s", err.msg);
                 fprintf(stderr, "checkpoint: %s\n", written);
                 if (stop) {
-                    fprintf(stderr, "stopped after step %ld (%s); continue with: sentembed train %s --resume latest\n",
-                            step, stop_signal == SIGTERM ? "SIGTERM" : stop_signal == SIGINT ? "SIGINT" : "--stop-at",
-                            config);
+                    /* the same recipe, --set options included: anything else is another run */
+                    fprintf(stderr, "stopped after step %ld (%s); continue with: sentembed train ", step,
+                            stop_signal == SIGTERM ? "SIGTERM" : stop_signal == SIGINT ? "SIGINT" : "--stop-at");
+                    print_shell_word(stderr, config);
+                    for (int k = 0; k < n_sets; k++) {
+                        fputs(" --set ", stderr);
+                        print_shell_word(stderr, sets[k]);
+                    }
+                    fputs(" --resume latest\n", stderr);
                     fclose(metrics);
                     remove(metrics_path); /* the checkpoint carries the metrics so far */
+                    exit_code = stop_signal ? 128 + stop_signal : 0;
                     goto done;
                 }
             }
@@ -363,12 +395,13 @@ int cmd_train(int argc, char **argv)
                 input.wait_s);
     if (fclose(metrics) != 0)
         se_die("%s: write failed", metrics_path);
-    if (st_save(&m, r.output_dir, &err))
+    const ModelSaveInfo save_info = {metrics_path, step, config_hash};
+    if (st_save(&m, out.path, &save_info, &err))
         se_die("%s", err.msg);
-    if (rename(metrics_path, final_metrics) != 0)
-        se_die("%s: cannot move the metrics to %s: %s", metrics_path, final_metrics, strerror(errno));
-    fprintf(stderr, "saved the trained model to %s (metrics: %s)\n", r.output_dir, final_metrics);
+    fprintf(stderr, "saved the trained model to %s (metrics: %s)\n", out.path, final_metrics);
 done:
+    output_dir_close(&out);
+    free(sets);
     prefetch_free(&input);
     plan_free(&plan), free(plan_sets);
     trainer_free(&t);
@@ -376,5 +409,5 @@ done:
     train_data_close(&data);
     dataset_free(&eval_data);
     recipe_free(&r);
-    return 0;
+    return exit_code;
 }

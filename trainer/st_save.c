@@ -13,6 +13,9 @@
 #include "host/atomic_file.h"
 #include "host/fileio.h"
 #include "host/safetensors.h"
+#include "trainer/manifest.h"
+#include "trainer/model_publish.h"
+#include "trainer/output_dir.h"
 #include "trainer/st_save.h"
 
 /* ---- small file-system helpers ---- */
@@ -288,44 +291,11 @@ static int write_all(const SentenceModel *m, const char *dir, SeError *err)
     return 0;
 }
 
-/* An existing directory may be replaced only when it is empty or holds a model, so a
- * mistyped path (a home directory, say) is never swept away. */
-static int replaceable(const char *dir, SeError *err)
-{
-    char path[ST_PATH_MAX];
-    if (path_join(path, sizeof path, dir, "config.json", err))
-        return -1;
-    if (file_exists(path))
-        return 0;
-    if (path_join(path, sizeof path, dir, "modules.json", err))
-        return -1;
-    if (file_exists(path))
-        return 0;
-    if (path_join(path, sizeof path, dir, "checkpoints", err))
-        return -1;
-    if (dir_exists(path)) { /* a training run's output before its final save: only checkpoints in it */
-        DIR *d = opendir(dir);
-        int others = 0;
-        struct dirent *e;
-        while (d && (e = readdir(d)))
-            others += strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strcmp(e->d_name, "checkpoints") &&
-                      strncmp(e->d_name, "metrics.jsonl", 13);
-        if (d)
-            closedir(d);
-        if (!others)
-            return 0;
-    }
-    if (rmdir(dir) == 0 || errno == ENOENT) /* empty: nothing to lose */
-        return 0;
-    return se_fail(err, "%s: exists and is not a model directory (no config.json or modules.json); refusing to "
-                   "replace it: choose another output directory or remove it", dir);
-}
-
 int st_save_into(const SentenceModel *m, const char *dir, SeError *err) { return write_all(m, dir, err); }
 
-int st_save(const SentenceModel *m, const char *out_dir, SeError *err)
+int st_save(const SentenceModel *m, const char *out_dir, const ModelSaveInfo *info, SeError *err)
 {
-    char out[ST_PATH_MAX], tmp[ST_PATH_MAX + 64], old[ST_PATH_MAX + 64], parent[ST_PATH_MAX];
+    char out[ST_PATH_MAX], tmp[ST_PATH_MAX + 64], parent[ST_PATH_MAX], why[1024], path[ST_PATH_MAX + 128];
     size_t len = strlen(out_dir);
     while (len > 1 && out_dir[len - 1] == '/')
         len--;
@@ -335,77 +305,34 @@ int st_save(const SentenceModel *m, const char *out_dir, SeError *err)
         return se_fail(err, "%s: output path too long", out_dir);
     memcpy(out, out_dir, len);
     out[len] = 0;
-    long pid = (long)getpid();
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, pid);
-    snprintf(old, sizeof old, "%s.old.%ld", out, pid);
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", out, (long)getpid());
     snprintf(parent, sizeof parent, "%s", out);
     char *slash = strrchr(parent, '/');
     if (!slash)
         snprintf(parent, sizeof parent, ".");
     else
         slash[slash == parent ? 1 : 0] = 0;
-
-    struct stat st;
-    bool exists = stat(out, &st) == 0;
-    if (exists && !S_ISDIR(st.st_mode))
+    /* refused before anything is written */
+    OutputState state = output_dir_state(out, why, sizeof why);
+    if (state == OUTPUT_NOT_DIR)
         return se_fail(err, "%s: exists and is not a directory; refusing to replace it with a model directory", out);
-    if (!exists && errno != ENOENT)
-        return se_fail(err, "%s: %s", out, strerror(errno));
+    if (state == OUTPUT_FOREIGN)
+        return se_fail(err, "%s: refusing to replace it: %s", out, why);
     if (!dir_exists(parent))
         return se_fail(err, "%s: cannot create the model directory: the parent directory %s does not exist", out,
                        parent);
-
     if (remove_tree(tmp) != 0)
         return se_fail(err, "%s: cannot remove a stale temporary directory: %s", tmp, strerror(errno));
-    if (mkdir(tmp, 0755) != 0)
-        return se_fail(err, "%s: cannot create the temporary directory %s: %s", out, tmp, strerror(errno));
-    if (write_all(m, tmp, err))
-        goto fail;
-
-    if (exists) {
-        if (replaceable(out, err))
-            goto fail;
-        exists = dir_exists(out); /* an empty one was just removed */
-    }
-    /* training checkpoints under OUT_DIR/checkpoints move into the new directory */
-    char ck_old[ST_PATH_MAX + 16], ck_new[ST_PATH_MAX + 96];
-    bool moved_checkpoints = false;
-    snprintf(ck_old, sizeof ck_old, "%s/checkpoints", out);
-    snprintf(ck_new, sizeof ck_new, "%s/checkpoints", tmp);
-    if (exists && dir_exists(ck_old)) {
-        if (rename(ck_old, ck_new) != 0) {
-            se_fail(err, "%s: cannot move the checkpoints into the new model directory: %s", ck_old, strerror(errno));
-            goto fail;
-        }
-        moved_checkpoints = true;
-    }
-    if (exists) {
-        if (remove_tree(old) != 0) {
-            se_fail(err, "%s: cannot remove a stale directory: %s", old, strerror(errno));
-            goto fail;
-        }
-        if (rename(out, old) != 0) {
-            se_fail(err, "%s: cannot move the existing directory aside to %s: %s", out, old, strerror(errno));
-            if (moved_checkpoints)
-                rename(ck_new, ck_old);
-            goto fail;
-        }
-    }
-    if (rename(tmp, out) != 0) {
-        int saved = errno;
-        if (exists)
-            rename(old, out); /* put the previous model back */
-        if (moved_checkpoints)
-            rename(ck_new, ck_old);
-        se_fail(err, "%s: cannot rename %s into place: %s", out, tmp, strerror(saved));
-        goto fail;
-    }
-    fsync_dir(parent);
-    if (exists && remove_tree(old) != 0)
-        fprintf(stderr, "sentembed: warning: %s: could not remove the previous model directory: %s\n", old,
-                strerror(errno));
-    return 0;
-fail:
-    remove_tree(tmp);
-    return -1;
+    if (model_publish_begin(tmp, err))
+        return -1;
+    int rc = write_all(m, tmp, err);
+    if (!rc && info && info->metrics_path && file_exists(info->metrics_path))
+        rc = path_join(path, sizeof path, tmp, "metrics.jsonl", err) || file_copy(info->metrics_path, path, err);
+    if (!rc)
+        rc = manifest_write(tmp, MANIFEST_MODEL, info ? info->step : 0, info ? info->recipe_hash : 0, err);
+    if (!rc)
+        rc = model_publish(tmp, out, err);
+    if (rc)
+        remove_tree(tmp);
+    return rc;
 }
