@@ -1,4 +1,5 @@
 /* sentembed info DIR: what a model directory holds, without running it. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -28,6 +29,18 @@ int cmd_info(int argc, char **argv)
     BertConfig c;
     Tokenizer tok;
     char path[ST_PATH_MAX];
+    char manifest[4200];
+    ManifestInfo info = {0};
+    bool has_manifest = false;
+    snprintf(manifest, sizeof manifest, "%s/" MANIFEST_FILE, dir);
+    if (file_exists(manifest)) {
+        /* first: a damaged file is reported as damaged, not as whatever its parser finds */
+        if (manifest_verify(dir, &info, &err)) {
+            fprintf(stderr, "sentembed info: error: %s\n", err.msg);
+            return 1;
+        }
+        has_manifest = true;
+    }
     if (st_pipeline_load(&p, dir, &err))
         se_die("%s", err.msg);
     if (path_join(path, sizeof path, p.transformer_dir, "config.json", &err) || bert_config_load(&c, path, &err))
@@ -69,18 +82,12 @@ int cmd_info(int argc, char **argv)
     printf("tokenizer:    WordPiece, %zu tokens, lowercase %s, strip accents %s, model_max_length %lld\n",
            tok.vocab.size, tok.norm.lowercase ? "yes" : "no", tok.strip ? "yes" : "no", tok.model_max_length);
     tok_free(&tok);
-    char state[4200], manifest[4200];
-    snprintf(manifest, sizeof manifest, "%s/" MANIFEST_FILE, dir);
-    if (file_exists(manifest)) {
-        ManifestInfo info;
-        if (manifest_verify(dir, &info, &err)) {
-            fprintf(stderr, "sentembed info: error: %s\n", err.msg);
-            return 1;
-        }
+    if (has_manifest) {
         printf("files:        %zu, every one matching %s (a %s, step %ld)\n", info.n_files, MANIFEST_FILE,
                info.kind == MANIFEST_MODEL ? "trained model" : "checkpoint", info.step);
         manifest_info_free(&info);
     }
+    char state[4200];
     snprintf(state, sizeof state, "%s/training_state.bin", dir);
     if (file_exists(state)) { /* a training checkpoint */
         TrainPosition pos;

@@ -74,12 +74,42 @@ int model_publish_begin(const char *tmp, SeError *err)
     return 0;
 }
 
+/* Moves every entry of old into out where out has none of that name (never overwrites),
+ * and removes old once empty; the first name it could not move goes into kept ("" when
+ * none). report: say so for each entry moved, checkpoints/ aside. */
+static void move_entries(const char *old, const char *out, char *kept, size_t cap, int report)
+{
+    char path[PUBLISH_PATH_MAX], dest[PUBLISH_PATH_MAX];
+    kept[0] = '\0';
+    DIR *d = opendir(old);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        if (join(path, sizeof path, old, e->d_name) != 0 || join(dest, sizeof dest, out, e->d_name) != 0)
+            continue;
+        if (has_entry(out, e->d_name) && rmdir(path) == 0)
+            continue; /* an empty directory the new model has too (N_Normalize: a manifest lists files only) */
+        if (!has_entry(out, e->d_name) && rename(path, dest) == 0) {
+            if (report && strcmp(e->d_name, "checkpoints") != 0)
+                fprintf(stderr, "sentembed: kept %s (not a file of the model it replaced)\n", dest);
+        } else if (!kept[0]) {
+            snprintf(kept, cap, "%s", e->d_name);
+        }
+    }
+    closedir(d);
+    fsync_dir(out);
+    rmdir(old);
+}
+
 /* old: a directory that was at out before the new model took its place. Removes the files
  * of the model its manifest lists and sentembed's own files, moves the rest (checkpoints/,
  * a user's files) into out, and removes old when nothing is left. */
 static void finish_replacement(const char *old, const char *out)
 {
-    char path[PUBLISH_PATH_MAX], dest[PUBLISH_PATH_MAX];
+    char path[PUBLISH_PATH_MAX];
     ManifestInfo info;
     SeError err;
     if (manifest_read(old, &info, &err) == 0) {
@@ -104,28 +134,9 @@ static void finish_replacement(const char *old, const char *out)
         if (join(path, sizeof path, old, ours[i]) == 0)
             unlink(path);
     }
-    DIR *d = opendir(old);
-    if (!d)
-        return;
-    struct dirent *e;
-    char kept[512] = "";
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
-            continue;
-        if (join(path, sizeof path, old, e->d_name) != 0 || join(dest, sizeof dest, out, e->d_name) != 0)
-            continue;
-        if (has_entry(out, e->d_name) && rmdir(path) == 0)
-            continue; /* an empty directory the new model has too (N_Normalize: a manifest lists files only) */
-        if (!has_entry(out, e->d_name) && rename(path, dest) == 0) {
-            if (strcmp(e->d_name, "checkpoints") != 0)
-                fprintf(stderr, "sentembed: kept %s (not a file of the model it replaced)\n", dest);
-        } else if (!kept[0]) {
-            snprintf(kept, sizeof kept, "%s", e->d_name);
-        }
-    }
-    closedir(d);
-    fsync_dir(out);
-    if (rmdir(old) != 0)
+    char kept[256];
+    move_entries(old, out, kept, sizeof kept, 1);
+    if (dir_exists(old))
         fprintf(stderr, "sentembed: warning: %s: left in place: it holds %s, a name the new model in %s also has "
                 "(move what you need and remove it)\n", old, kept[0] ? kept : "files", out);
 }
@@ -163,7 +174,8 @@ int model_publish(const char *tmp, const char *out, SeError *err)
     char lock_old[PUBLISH_PATH_MAX], lock_new[PUBLISH_PATH_MAX];
     if (join(lock_old, sizeof lock_old, out, OUTPUT_LOCK_FILE) || join(lock_new, sizeof lock_new, tmp, OUTPUT_LOCK_FILE))
         return se_fail(err, "%s: path too long", out);
-    if (file_exists(lock_old) && link(lock_old, lock_new) != 0 && errno != EEXIST)
+    unlink(lock_new); /* a copy, not the locked inode */
+    if (file_exists(lock_old) && link(lock_old, lock_new) != 0)
         return se_fail(err, "%s: cannot link the lock file into %s: %s", out, tmp, strerror(errno));
     if (write_marker(out, PUBLISH_REPLACED, err))
         return -1;
@@ -209,10 +221,14 @@ static long suffix_pid(const char *entry, const char *name, const char *suffix)
 /* A process with this PID exists (and is not this one): its files are not leftovers. */
 static int alive_other(long pid) { return pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno == EPERM); }
 
-static void recover_dir(const char *path, const char *out)
+/* A directory a killed save left. Unpublished new models are handled in the first pass
+ * (published when complete, so that the second pass finds the model they replace). */
+static void recover_dir(const char *path, const char *out, int pass)
 {
     SeError err;
     if (has_entry(path, PUBLISH_UNPUBLISHED)) {
+        if (pass != 0)
+            return;
         if (manifest_verify(path, NULL, &err) == 0 && model_publish(path, out, &err) == 0) {
             fprintf(stderr, "sentembed: recovered the model a killed save left in %s: published to %s\n", path, out);
             return;
@@ -221,12 +237,19 @@ static void recover_dir(const char *path, const char *out)
             fprintf(stderr, "sentembed: removed %s, an incomplete model a killed save left (%s)\n", path, err.msg);
         return;
     }
+    if (pass != 1)
+        return;
     if (has_entry(path, PUBLISH_REPLACED)) {
-        if (!dir_exists(out)) {
-            if (rename(path, out) == 0) {
-                remove_marker(out, PUBLISH_REPLACED);
-                fprintf(stderr, "sentembed: put back the model a killed save had moved to %s\n", path);
-            }
+        char why[256], kept[256];
+        if (output_dir_state(out, why, sizeof why) != OUTPUT_MODEL) {
+            /* the new model never arrived: the old one goes back (its lock file aside: out
+             * holds the locked one) */
+            if (join(why, sizeof why, path, OUTPUT_LOCK_FILE) == 0)
+                unlink(why);
+            if (join(why, sizeof why, path, PUBLISH_REPLACED) == 0)
+                unlink(why);
+            move_entries(path, out, kept, sizeof kept, 0);
+            fprintf(stderr, "sentembed: put back the model a killed save had moved to %s\n", path);
             return;
         }
         finish_replacement(path, out);
@@ -248,27 +271,46 @@ void model_publish_recover(const char *out)
     parent_of(out, parent, sizeof parent);
     const char *slash = strrchr(out, '/');
     const char *name = slash ? slash + 1 : out;
-    DIR *d = opendir(parent);
-    if (!d)
-        return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        long pid;
-        if (join(path, sizeof path, parent, e->d_name) != 0)
-            continue;
-        if ((pid = suffix_pid(e->d_name, name, ".metrics.jsonl.tmp.")) > 0) {
-            if (!alive_other(pid) && unlink(path) == 0)
-                fprintf(stderr, "sentembed: removed %s, the metrics of a run an earlier sentembed did not finish\n",
-                        path);
-        } else if ((pid = suffix_pid(e->d_name, name, ".tmp.")) > 0 || (pid = suffix_pid(e->d_name, name, ".old.")) > 0) {
-            if (alive_other(pid))
-                fprintf(stderr, "sentembed: warning: %s belongs to the running process %ld; left as it is\n", path,
-                        pid);
-            else if (dir_exists(path))
-                recover_dir(path, out);
+    for (int pass = 0; pass < 2; pass++) {
+        DIR *d = opendir(parent);
+        if (!d)
+            return;
+        struct dirent *e;
+        char **found = NULL; /* names first: recovery renames entries of this directory */
+        size_t n = 0;
+        while ((e = readdir(d))) {
+            if (suffix_pid(e->d_name, name, ".metrics.jsonl.tmp.") > 0 || suffix_pid(e->d_name, name, ".tmp.") > 0 ||
+                suffix_pid(e->d_name, name, ".old.") > 0) {
+                found = se_xrealloc(found, (n + 1) * sizeof *found);
+                found[n] = se_xmalloc(strlen(e->d_name) + 1);
+                strcpy(found[n++], e->d_name);
+            }
         }
+        closedir(d);
+        for (size_t i = 0; i < n; i++) {
+            long pid;
+            if (join(path, sizeof path, parent, found[i]) != 0)
+                continue;
+            if ((pid = suffix_pid(found[i], name, ".metrics.jsonl.tmp.")) > 0) {
+                if (pass == 1 && !alive_other(pid) && unlink(path) == 0)
+                    fprintf(stderr, "sentembed: removed %s, the metrics of a run an earlier sentembed did not finish\n",
+                            path);
+            } else {
+                pid = suffix_pid(found[i], name, ".tmp.") > 0 ? suffix_pid(found[i], name, ".tmp.")
+                                                              : suffix_pid(found[i], name, ".old.");
+                if (alive_other(pid)) {
+                    if (pass == 1)
+                        fprintf(stderr, "sentembed: warning: %s belongs to the running process %ld; left as it is\n",
+                                path, pid);
+                } else if (dir_exists(path)) {
+                    recover_dir(path, out, pass);
+                }
+            }
+        }
+        for (size_t i = 0; i < n; i++)
+            free(found[i]);
+        free(found);
     }
-    closedir(d);
     if (dir_exists(out)) { /* killed after the swap, before the markers went */
         remove_marker(out, PUBLISH_UNPUBLISHED);
         remove_marker(out, PUBLISH_REPLACED);
