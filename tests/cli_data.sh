@@ -121,7 +121,18 @@ two="[$good_data, {\"path\": \"$tmp/snli.tsv\", \"columns\": [0, 1], \"label\": 
 # (each SNLI premise comes 3 times: no_duplicates defers the repeats, some batches are short)
 "$bin" train "$tmp/r.json" --set "data=$two" --set max_steps=0 --set batch_size=20 --set drop_last=true \
     --set batch_sampler=no_duplicates --set output_dir="$tmp/out-nd" > "$tmp/log" 2>&1 &&
-    grep -qF "on 240 examples (0 dropped) x 2 columns: 12 steps" "$tmp/log" && ok || { fail "no_duplicates + drop_last:"; cat "$tmp/log"; }
+    grep -qF "on 240 examples (0 dropped) x 2 columns: 12 steps" "$tmp/log" &&
+    ok || { fail "no_duplicates + drop_last:"; cat "$tmp/log"; }
+# the log's count of batches is the steps that ran (fewer than the schedule's nominal 12: the
+# deferred repeats fill no batch of 20), and the samples are those of full batches
+batches=$(sed -n 's/^no_duplicates: epoch 1 has \([0-9]*\) batches of 20.0 samples on average (20 to 20; batch_size 20).*/\1/p' "$tmp/log")
+[ -n "$batches" ] && grep -q "^step $batches/12 " "$tmp/log" && ! grep -q "^step $((batches + 1))/" "$tmp/log" &&
+    grep -q "$((batches * 20)) of 240 examples used" "$tmp/log" && ok || { fail "no_duplicates log:"; cat "$tmp/log"; }
+# without drop_last the deferred repeats end up in short batches, and the log says how short
+"$bin" train "$tmp/r.json" --set "data=$two" --set max_steps=0 --set batch_size=20 --set batch_sampler=no_duplicates \
+    --set output_dir="$tmp/out-nd2" > "$tmp/log" 2>&1 &&
+    grep -q "no_duplicates: epoch 1 has [0-9]* batches of 1[0-9].[0-9] samples on average ([0-9]* to 20; batch_size 20)" "$tmp/log" &&
+    ok || { fail "no_duplicates short batches:"; cat "$tmp/log"; }
 expect "no_duplicates, no full batch" 'epoch 1 has no batch (drop_last)' "$tmp/r.json" --set "data=$two" --set batch_size=50 \
     --set drop_last=true --set batch_sampler=no_duplicates
 expect "no full batch" 'an epoch has no batch: 120 examples, batch_size 200 and drop_last' "$tmp/r.json" \

@@ -132,5 +132,14 @@ mkdir -p "$tmp/not-a-model" && touch "$tmp/not-a-model/important.txt"
 expect "output is not a model dir" 'not a model written by sentembed' "$tmp/stsb.json" --set output_dir="$tmp/not-a-model" --set max_steps=1
 [ -f "$tmp/not-a-model/important.txt" ] && ok || fail "a non-model output directory was touched"
 
+# identical anchor and positive, no dropout, margin 0: the triplet loss and its gradient are
+# exactly 0 at every step, and the run says it learns nothing
+"$bin" train "$tmp/stsb.json" --set output_dir="$tmp/out-zero" --set 'data.columns=[5,5,6]' --set data.label=null \
+    --set loss.type=triplet --set loss.margin=0 --set dropout=0 --set max_steps=12 2> "$tmp/log" &&
+    grep -q "steps 1-10: the loss and the gradient were exactly 0 in 10 steps in a row" "$tmp/log" &&
+    grep -q "12 of 12 steps had a loss and a gradient of exactly 0" "$tmp/log" && ok || { fail "zero loss:"; cat "$tmp/log"; }
+"$bin" train "$tmp/stsb.json" --set output_dir="$tmp/out-nonzero" --set max_steps=12 2> "$tmp/log" &&
+    ! grep -q "exactly 0" "$tmp/log" && ok || { fail "a learning run warned of a zero loss:"; cat "$tmp/log"; }
+
 echo "cli_train: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -73,6 +73,9 @@ static void install_signal_handlers(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* Consecutive all-zero steps before the run says it is learning nothing. */
+enum { ZERO_STEPS_WARN = 10 };
+
 /* A --set value for the "continue with" line, quoted for a POSIX shell when it needs it. */
 static void print_shell_word(FILE *f, const char *w)
 {
@@ -279,6 +282,9 @@ int cmd_train(int argc, char **argv)
     double start = se_now_s(), loss_sum = 0;
     long step = t.step, samples = 0, logged_steps = 0, skipped = 0, start_step = t.step;
     int exit_code = 0;
+    /* optimizer steps in a row whose loss and gradient were exactly zero: nothing is learned */
+    long zero_steps = 0, zero_total = 0;
+    bool zero_step = true, zero_warned = false;
     /* max_steps decides alone; otherwise `epochs` epochs (a no_duplicates plan may hold a
      * few more batches than the schedule counted) */
     for (long epoch = pos.epoch; step < total && (r.max_steps || epoch < r.epochs); epoch++) {
@@ -287,6 +293,19 @@ int cmd_train(int argc, char **argv)
         plan_build(&plan, plan_sets, data.n_sets, &plan_cfg, epoch);
         if (plan.n_batches == 0)
             se_die("%s: epoch %ld has no batch (drop_last)", config, epoch + 1);
+        if (r.sampler == SAMPLER_NO_DUPLICATES) { /* deferred repeats make some batches short */
+            uint32_t lo = UINT32_MAX, hi = 0;
+            size_t rows = 0;
+            for (size_t b = 0; b < plan.n_batches; b++) {
+                lo = plan.batches[b].rows < lo ? plan.batches[b].rows : lo;
+                hi = plan.batches[b].rows > hi ? plan.batches[b].rows : hi;
+                rows += plan.batches[b].rows;
+            }
+            const double mean = (double)rows / (double)plan.n_batches;
+            fprintf(stderr, "no_duplicates: epoch %ld has %zu batches of %.1f samples on average (%u to %u; batch_size "
+                    "%d), %.1f samples per optimizer step, %zu of %zu examples used\n", epoch + 1, plan.n_batches,
+                    mean, lo, hi, B, mean * accum, rows, plan.n_examples);
+        }
         size_t first = epoch == pos.epoch ? (size_t)pos.batch_start : 0;
         prefetch_begin(&input, &plan, first);
         for (size_t bi = first; bi < plan.n_batches && step < total; bi++) {
@@ -323,10 +342,21 @@ int cmd_train(int argc, char **argv)
             /* everything below uses the batch's rows no more */
             prefetch_release(&input, slot);
             loss_sum += loss;
+            zero_step = zero_step && loss == 0.0;
             logged_steps++;
             if (t.step == step)
                 continue; /* still accumulating */
             step = t.step;
+            zero_step = zero_step && t.last_grad_norm == 0.0;
+            zero_steps = zero_step ? zero_steps + 1 : 0;
+            zero_total += zero_step;
+            zero_step = true;
+            if (zero_steps == ZERO_STEPS_WARN && !zero_warned) {
+                fprintf(stderr, "sentembed: warning: steps %ld-%ld: the loss and the gradient were exactly 0 in %d steps "
+                        "in a row: the model learns nothing from this data (identical texts in every pair? a margin "
+                        "that every example already satisfies?)\n", step - ZERO_STEPS_WARN + 1, step, ZERO_STEPS_WARN);
+                zero_warned = true;
+            }
             if (step % r.log_every == 0 || step == total) {
                 double el = se_now_s() - start, rate = (double)samples / (el > 1e-9 ? el : 1e-9);
                 double eta = (double)(total - step) * el / (double)(step - start_step);
@@ -388,6 +418,9 @@ int cmd_train(int argc, char **argv)
         }
     }
     prefetch_end(&input);
+    if (zero_warned)
+        fprintf(stderr, "sentembed: warning: %ld of %ld steps had a loss and a gradient of exactly 0\n", zero_total,
+                step - start_step);
     if (skipped)
         fprintf(stderr, "%ld step(s) skipped for a NaN or inf loss or gradient (on_nan: skip)\n", skipped);
     if (input.threaded)
