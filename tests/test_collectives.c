@@ -1,10 +1,12 @@
-/* The host collectives (host/dist.h) and the CPU collectives table, run as a plain process
+/* The host collectives (host/dist.h) and the collectives tables, run as a plain process
  * (a world of one) and under `mpirun -np N`. Each rank fills its inputs from its rank and
  * computes what every collective must give from the same formulas: small integers and
  * halves, whose float sums are exact in any order, so results compare exactly.
  *
- * usage: test_collectives WORLD [die|kill|mismatch|mpi-error]
+ * usage: test_collectives WORLD [cpu|cuda|die|kill|mismatch|mpi-error]
  *   WORLD      the world size the launcher was asked for (a plain run: 1)
+ *   cpu        (the default) every collective of the CPU table, on host memory
+ *   cuda       every collective of the CUDA table (NCCL), on device memory; skips without a GPU
  *   die        rank 1 ends in se_die while the others wait in a collective
  *   kill       rank 1 is killed (SIGKILL) while the others wait in a collective
  *   mismatch   odd ranks pass dist_check_same another value
@@ -20,8 +22,19 @@
 #include "host/dist.h"
 #include "host/error.h"
 #include "kernels/collectives.h"
+#include "kernels/ops.h"
 
 static const size_t SIZES[] = {1, 7, 1001, 4099};
+
+/* The backend whose memory the collectives work on (host for cpu, device for cuda). */
+static const Ops *mem;
+
+static void *upload(const void *host, size_t bytes)
+{
+    void *p = mem->alloc(bytes);
+    mem->copy_to_device(p, host, bytes);
+    return p;
+}
 
 static void check_topology(int world)
 {
@@ -47,7 +60,9 @@ static void check_all_reduce(const Collectives *c, int world)
         float *x = se_xmalloc(n * sizeof *x);
         for (size_t i = 0; i < n; i++)
             x[i] = reduce_input(rank, i);
-        c->all_reduce_sum(x, n);
+        float *buf = upload(x, n * sizeof *x);
+        c->all_reduce_sum(buf, n);
+        mem->copy_to_host(x, buf, n * sizeof *x);
         size_t wrong = 0;
         for (size_t i = 0; i < n; i++) {
             float want = 0;
@@ -55,9 +70,16 @@ static void check_all_reduce(const Collectives *c, int world)
                 want += reduce_input(r, i);
             wrong += x[i] != want;
         }
-        CHECK(wrong == 0, "all_reduce_sum of %zu floats: %zu wrong on rank %d", n, wrong, rank);
+        CHECK(wrong == 0, "%s all_reduce_sum of %zu floats: %zu wrong on rank %d", c->name, n, wrong, rank);
+        mem->free(buf);
         free(x);
     }
+}
+
+/* The host-only sums of counters (dist.h), in double and in 64-bit integers. */
+static void check_host_sums(int world)
+{
+    const int rank = dist_rank();
     double d[3] = {0.25 * rank, 1e300 / 8, -(double)rank};
     dist_all_reduce_sum_f64(d, 3);
     const double ranks = world * (world - 1) / 2.0;
@@ -68,6 +90,7 @@ static void check_all_reduce(const Collectives *c, int world)
     dist_all_reduce_sum_i64(l, 2);
     CHECK(l[0] == ((int64_t)ranks << 40) + 3 * world && l[1] == -world, "i64 sums %lld %lld", (long long)l[0],
           (long long)l[1]);
+    dist_check_same(0x5eedull << 32, "model shape hash"); /* equal everywhere: returns */
 }
 
 static unsigned char gather_byte(int rank, size_t j) { return (unsigned char)(rank * 31 + (int)j * 7 + 1); }
@@ -77,20 +100,27 @@ static void check_all_gather(const Collectives *c, int world)
     const int rank = dist_rank();
     /* an odd byte count per rank; then in place, from out + rank * bytes */
     for (int in_place = 0; in_place <= 1; in_place++) {
-        const size_t bytes = 13;
-        unsigned char *out = se_xcalloc((size_t)world * bytes, 1), *in = se_xmalloc(bytes);
-        unsigned char *src = in_place ? out + (size_t)rank * bytes : in;
+        const size_t bytes = 13, total = (size_t)world * bytes;
+        unsigned char *out = se_xcalloc(total, 1), in[13];
         for (size_t j = 0; j < bytes; j++)
-            src[j] = gather_byte(rank, j);
-        c->all_gather(out, src, bytes);
+            in[j] = gather_byte(rank, j);
+        unsigned char *dev_out = upload(out, total), *dev_in = NULL;
+        if (in_place)
+            mem->copy_to_device(dev_out + (size_t)rank * bytes, in, bytes);
+        else
+            dev_in = upload(in, bytes);
+        c->all_gather(dev_out, in_place ? dev_out + (size_t)rank * bytes : dev_in, bytes);
+        mem->copy_to_host(out, dev_out, total);
         size_t wrong = 0;
         for (int r = 0; r < world; r++)
             for (size_t j = 0; j < bytes; j++)
                 wrong += out[(size_t)r * bytes + j] != gather_byte(r, j);
-        CHECK(wrong == 0, "all_gather%s of %zu bytes per rank: %zu wrong on rank %d", in_place ? " in place" : "",
-              bytes, wrong, rank);
+        CHECK(wrong == 0, "%s all_gather%s of %zu bytes per rank: %zu wrong on rank %d", c->name,
+              in_place ? " in place" : "", bytes, wrong, rank);
+        mem->free(dev_out);
+        if (dev_in)
+            mem->free(dev_in);
         free(out);
-        free(in);
     }
 }
 
@@ -104,7 +134,9 @@ static void check_reduce_scatter(const Collectives *c, int world)
     for (int part = 0; part < world; part++)
         for (size_t j = 0; j < n; j++)
             in[(size_t)part * n + j] = scatter_input(rank, part, j);
-    c->reduce_scatter_sum(out, in, n);
+    float *dev_in = upload(in, (size_t)world * n * sizeof *in), *dev_out = mem->alloc(sizeof out);
+    c->reduce_scatter_sum(dev_out, dev_in, n);
+    mem->copy_to_host(out, dev_out, sizeof out);
     size_t wrong = 0;
     for (size_t j = 0; j < n; j++) {
         float want = 0;
@@ -112,7 +144,9 @@ static void check_reduce_scatter(const Collectives *c, int world)
             want += scatter_input(r, rank, j);
         wrong += out[j] != want;
     }
-    CHECK(wrong == 0, "reduce_scatter_sum of %zu floats per rank: %zu wrong on rank %d", n, wrong, rank);
+    CHECK(wrong == 0, "%s reduce_scatter_sum of %zu floats per rank: %zu wrong on rank %d", c->name, n, wrong, rank);
+    mem->free(dev_in);
+    mem->free(dev_out);
     free(in);
 }
 
@@ -123,11 +157,15 @@ static void check_broadcast(const Collectives *c, int world)
         unsigned char buf[37];
         for (size_t j = 0; j < sizeof buf; j++)
             buf[j] = gather_byte(rank, j);
-        c->broadcast(buf, sizeof buf, root);
+        unsigned char *dev = upload(buf, sizeof buf);
+        c->broadcast(dev, sizeof buf, root);
+        mem->copy_to_host(buf, dev, sizeof buf);
         size_t wrong = 0;
         for (size_t j = 0; j < sizeof buf; j++)
             wrong += buf[j] != gather_byte(root, j);
-        CHECK(wrong == 0, "broadcast of %zu bytes from rank %d: %zu wrong on rank %d", sizeof buf, root, wrong, rank);
+        CHECK(wrong == 0, "%s broadcast of %zu bytes from rank %d: %zu wrong on rank %d", c->name, sizeof buf, root,
+              wrong, rank);
+        mem->free(dev);
     }
 }
 
@@ -141,23 +179,62 @@ static void check_barrier(const Collectives *c, int world)
     c->barrier();
     const double waited = se_now_s() - start;
     if (world > 1)
-        CHECK(waited >= late * 0.9, "rank %d left the barrier after %.3f s, before rank 0 arrived (%.1f s)",
-              dist_rank(), waited, late);
+        CHECK(waited >= late * 0.9, "%s: rank %d left the barrier after %.3f s, before rank 0 arrived (%.1f s)",
+              c->name, dist_rank(), waited, late);
+}
+
+/* The collectives of the backend named (cpu or cuda) with its memory; a GPU test skips
+ * where there is no GPU (or no CUDA in the build), and fails for any other refusal. */
+static const Collectives *pick(const char *backend)
+{
+    if (!strcmp(backend, "cpu")) {
+        mem = ops_cpu();
+        return collectives_cpu();
+    }
+    char why[512] = "";
+    const Collectives *c = collectives_cuda(why, sizeof why);
+    mem = c ? ops_cuda(NULL, 0) : NULL;
+    if (!c) {
+        char no_gpu[512] = "";
+        if (!ops_cuda(no_gpu, sizeof no_gpu)) {
+            printf("test_collectives: skipped (%s)\n", no_gpu);
+            dist_finalize();
+            exit(CHECK_SKIP);
+        }
+        fprintf(stderr, "%scollectives_cuda refused a machine with a GPU: %s\n", dist_rank_label(), why);
+        dist_abort(1);
+    }
+    return c;
 }
 
 int main(int argc, char **argv)
 {
     dist_init(&argc, &argv);
     if (argc < 2) {
-        fprintf(stderr, "usage: test_collectives WORLD [die|kill|mismatch|mpi-error]\n");
-        return 2;
+        fprintf(stderr, "usage: test_collectives WORLD [cpu|cuda|die|kill|mismatch|mpi-error]\n");
+        dist_abort(2);
     }
     const int world = atoi(argv[1]);
-    const char *mode = argc > 2 ? argv[2] : "";
+    const char *mode = argc > 2 ? argv[2] : "cpu";
     const int rank = dist_rank();
     float one = 1;
 
-    if (!strcmp(mode, "die")) {
+    if (!strcmp(mode, "cpu") || !strcmp(mode, "cuda")) {
+        const Collectives *c = pick(mode);
+        check_topology(world);
+        check_host_sums(world);
+        check_all_reduce(c, world);
+        check_all_gather(c, world);
+        check_reduce_scatter(c, world);
+        check_broadcast(c, world);
+        check_barrier(c, world);
+        int status = check_summary("test_collectives");
+        /* every rank's verdict, so that the job's exit status speaks for all of them */
+        int64_t failed = status != 0;
+        dist_all_reduce_sum_i64(&failed, 1);
+        dist_finalize();
+        return failed ? 1 : 0;
+    } else if (!strcmp(mode, "die")) {
         if (rank == 1)
             se_die("deliberate failure of rank 1 (test_collectives die)");
         dist_barrier(); /* never passed: rank 1 does not come */
@@ -170,21 +247,6 @@ int main(int argc, char **argv)
     } else if (!strcmp(mode, "mpi-error")) {
         unsigned char byte = 0;
         dist_broadcast(&byte, 1, world);
-    } else if (!*mode) {
-        const Collectives *c = collectives_cpu();
-        check_topology(world);
-        check_all_reduce(c, world);
-        check_all_gather(c, world);
-        check_reduce_scatter(c, world);
-        check_broadcast(c, world);
-        check_barrier(c, world);
-        dist_check_same(0x5eedull << 32, "model shape hash"); /* equal everywhere: returns */
-        int status = check_summary("test_collectives");
-        /* every rank's verdict, so rank 0's exit status speaks for the job */
-        int64_t failed = status != 0;
-        dist_all_reduce_sum_i64(&failed, 1);
-        dist_finalize();
-        return failed ? 1 : 0;
     } else {
         fprintf(stderr, "test_collectives: unknown mode '%s'\n", mode);
         dist_abort(2);
