@@ -55,12 +55,13 @@ static int mpi_count(size_t n, const char *what)
 }
 
 /* A launcher that starts MPI processes says so in their environment: Open MPI's mpirun,
- * hydra (MPICH, Intel MPI) and Slurm's PMI, PMIx (srun --mpi=pmix, prterun), any srun task.
+ * hydra (MPICH, Intel MPI) and Slurm's PMI, PMIx (srun --mpi=pmix, prterun), any srun step
+ * (SLURM_STEP_NUM_TASKS; not SLURM_PROCID, which an sbatch script's own shell has too).
  * Anything else is a plain run: MPI_Init there would start a singleton runtime, which
  * costs ~0.4 s (measured: Open MPI 4.1) for a world of one that needs none of it. */
 static int launched(void)
 {
-    static const char *const VARS[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_PROCID"};
+    static const char *const VARS[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "SLURM_STEP_NUM_TASKS"};
     for (size_t k = 0; k < sizeof VARS / sizeof *VARS; k++)
         if (getenv(VARS[k]))
             return 1;
@@ -265,7 +266,7 @@ void dist_check_same(uint64_t value, const char *what)
          * barrier that rank 0 never joins, so its message is not cut short by their aborts. */
         if (dist.rank == 0)
             die_different(values, what);
-        MPI_Barrier(MPI_COMM_WORLD);
+        MPI_Barrier(MPI_COMM_WORLD); /* unchecked: it ends only by rank 0's abort */
         dist_abort(1);
     }
     free(values);
