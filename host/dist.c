@@ -164,42 +164,25 @@ void dist_broadcast(void *buf, size_t bytes, int root)
 #endif
 }
 
-#ifdef SENTEMBED_HAVE_MPI
-static void all_reduce_sum(void *x, size_t n, size_t size, MPI_Datatype type)
+/* The element types of the sums; MPI's names for them exist only in a build with MPI. */
+typedef enum { SUM_F32, SUM_F64, SUM_I64 } SumType;
+
+static void all_reduce_sum(void *x, size_t n, size_t size, SumType type)
 {
+    if (dist.world == 1)
+        return;
+#ifdef SENTEMBED_HAVE_MPI
+    const MPI_Datatype mpi_type = type == SUM_F32 ? MPI_FLOAT : type == SUM_F64 ? MPI_DOUBLE : MPI_INT64_T;
     for (size_t at = 0; at < n; at += MPI_CHUNK) {
         const size_t count = n - at < MPI_CHUNK ? n - at : MPI_CHUNK;
-        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)x + at * size, (int)count, type, MPI_SUM, MPI_COMM_WORLD));
+        MPI_CHECK(MPI_Allreduce(MPI_IN_PLACE, (char *)x + at * size, (int)count, mpi_type, MPI_SUM, MPI_COMM_WORLD));
     }
-}
-#endif
-
-void dist_all_reduce_sum_f32(float *x, size_t n)
-{
-    if (dist.world == 1)
-        return;
-#ifdef SENTEMBED_HAVE_MPI
-    all_reduce_sum(x, n, sizeof *x, MPI_FLOAT);
 #endif
 }
 
-void dist_all_reduce_sum_f64(double *x, size_t n)
-{
-    if (dist.world == 1)
-        return;
-#ifdef SENTEMBED_HAVE_MPI
-    all_reduce_sum(x, n, sizeof *x, MPI_DOUBLE);
-#endif
-}
-
-void dist_all_reduce_sum_i64(int64_t *x, size_t n)
-{
-    if (dist.world == 1)
-        return;
-#ifdef SENTEMBED_HAVE_MPI
-    all_reduce_sum(x, n, sizeof *x, MPI_INT64_T);
-#endif
-}
+void dist_all_reduce_sum_f32(float *x, size_t n) { all_reduce_sum(x, n, sizeof *x, SUM_F32); }
+void dist_all_reduce_sum_f64(double *x, size_t n) { all_reduce_sum(x, n, sizeof *x, SUM_F64); }
+void dist_all_reduce_sum_i64(int64_t *x, size_t n) { all_reduce_sum(x, n, sizeof *x, SUM_I64); }
 
 void dist_all_gather(void *out, const void *in, size_t bytes)
 {
