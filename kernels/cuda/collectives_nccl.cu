@@ -19,8 +19,9 @@
 
 static ncclComm_t comm;
 
-/* Aborting the communicator releases its kernels and tells the peers; then the job ends. */
-static void nccl_fail(const char *cause, const char *call, const char *file, int line)
+/* Aborting the communicator releases its kernels and tells the peers; then the job ends.
+ * library: "NCCL", or "CUDA" for an error the stream reports while NCCL works on it. */
+static void nccl_fail(const char *library, const char *cause, const char *call, const char *file, int line)
 {
     char detail[512] = "";
     if (comm) {
@@ -30,7 +31,7 @@ static void nccl_fail(const char *cause, const char *call, const char *file, int
         ncclCommAbort(comm);
         comm = NULL;
     }
-    se_die("NCCL error at %s:%d: %s: %s%s", file, line, call, cause, detail);
+    se_die("%s error at %s:%d: %s: %s%s", library, file, line, call, cause, detail);
 }
 
 /* A nonblocking communicator answers ncclInProgress while a call goes on in the
@@ -43,7 +44,7 @@ static void nccl_check(ncclResult_t status, const char *call, const char *file, 
             status = ncclInternalError;
     }
     if (status != ncclSuccess)
-        nccl_fail(ncclGetErrorString(status), call, file, line);
+        nccl_fail("NCCL", ncclGetErrorString(status), call, file, line);
 }
 
 /* Until the stream has run everything queued, with NCCL's asynchronous error looked at on
@@ -55,12 +56,12 @@ static void nccl_wait(const char *call, const char *file, int line)
         if (done == cudaSuccess)
             return;
         if (done != cudaErrorNotReady)
-            nccl_fail(cudaGetErrorString(done), call, file, line);
+            nccl_fail("CUDA", cudaGetErrorString(done), call, file, line);
         ncclResult_t async = ncclSuccess;
         if (ncclCommGetAsyncError(comm, &async) != ncclSuccess)
             async = ncclInternalError;
         if (async != ncclSuccess && async != ncclInProgress)
-            nccl_fail(ncclGetErrorString(async), call, file, line);
+            nccl_fail("NCCL", ncclGetErrorString(async), call, file, line);
         sched_yield();
     }
 }
