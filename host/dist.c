@@ -113,9 +113,6 @@ void dist_init(int *argc, char ***argv)
     if (dist.world > 1)
         snprintf(dist.label, sizeof dist.label, "rank %d/%d: ", dist.rank, dist.world);
     check_launcher_world();
-#else
-    (void)argc;
-    (void)argv;
 #endif
 }
 
