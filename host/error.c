@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "host/dist.h"
 #include "host/error.h"
 
 int se_fail(SeError *err, const char *fmt, ...)
@@ -16,13 +17,14 @@ int se_fail(SeError *err, const char *fmt, ...)
 
 void se_die(const char *fmt, ...)
 {
+    /* One write per message: with several ranks on one terminal, lines stay whole. */
+    char msg[4 * SE_ERROR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    fputs("sentembed: error: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    exit(1);
+    fprintf(stderr, "sentembed: error: %s%s\n", dist_rank_label(), msg);
+    dist_abort(1);
 }
 
 static void *check_alloc(void *p, size_t size)

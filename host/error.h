@@ -4,6 +4,11 @@
 #define SENTEMBED_ERROR_H
 
 #include <stdarg.h>
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define SE_ERROR_MAX 1024
 
@@ -15,12 +20,17 @@ typedef struct {
  * `return se_fail(err, "...", ...);`. */
 int se_fail(SeError *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* Prints "sentembed: error: MSG" to stderr and exits with status 1. */
+/* Prints "sentembed: error: MSG" to stderr ("sentembed: error: rank R/N: MSG" in a job of
+ * several ranks) and exits with status 1, taking the whole job down (dist_abort). */
 void se_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* Allocation that cannot fail quietly: out of memory ends the program with a message. */
 void *se_xmalloc(size_t size);
 void *se_xrealloc(void *p, size_t size);
 void *se_xcalloc(size_t n, size_t size);
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif
