@@ -11,6 +11,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "host/fileio.h"
 #include "host/hash.h"
 #include "trainer/batch_plan.h"
 #include "trainer/data_source.h"
@@ -367,6 +368,74 @@ static void test_plans(void)
     free(h);
 }
 
+static uint64_t le_at(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int k = n - 1; k >= 0; k--)
+        v = v << 8 | p[k];
+    return v;
+}
+
+/* The first `keep` bytes of shard `good`, with byte `flip` changed (none past keep) and
+ * the version set to `version` (0: unchanged), are refused with a message holding `want`. */
+static void expect_damaged(const char *what, const unsigned char *good, size_t keep, size_t flip, int version,
+                           const char *want)
+{
+    unsigned char *bad = malloc(keep);
+    memcpy(bad, good, keep);
+    if (flip < keep)
+        bad[flip] ^= 0x10;
+    if (version)
+        bad[8] = (unsigned char)version;
+    const char *path = write_file("damaged.shard", (const char *)bad, keep);
+    Shard s;
+    SeError err = {{0}};
+    CHECK(shard_open(&s, path, &err) != 0 && strstr(err.msg, "damaged.shard: ") && strstr(err.msg, want),
+          "%s: expected '%s', got '%s'", what, want, err.msg);
+    free(bad);
+}
+
+/* A flipped byte in each part of a shard is found and named with its byte range; a cut
+ * shard and a version 1 shard are refused. */
+static void test_shard_damage(const char *shard_path)
+{
+    char *data;
+    size_t size;
+    SeError err;
+    if (file_read_all(shard_path, &data, &size, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    const unsigned char *h = (const unsigned char *)data;
+    const uint64_t offsets_at = le_at(h + 64, 8), ids_at = le_at(h + 72, 8), labels_at = le_at(h + 80, 8);
+    const uint64_t checksums_at = le_at(h + 96, 8), block = le_at(h + 104, 4);
+    const uint64_t n_blocks = (checksums_at - SHARD_HEADER_BYTES + block - 1) / block;
+    CHECK(block == SHARD_BLOCK_BYTES && n_blocks >= 3 && size == checksums_at + 4 * n_blocks,
+          "%llu blocks of %llu bytes", (unsigned long long)n_blocks, (unsigned long long)block);
+    const struct {
+        const char *section;
+        uint64_t at;
+    } flips[] = {{"ids", ids_at + 5}, {"ids", ids_at + block + 17}, {"offsets", offsets_at + 8 * 100 + 1},
+                 {"labels", labels_at + 8 * 7 + 6}};
+    for (size_t k = 0; k < sizeof flips / sizeof *flips; k++) {
+        uint64_t b = (flips[k].at - SHARD_HEADER_BYTES) / block, a = SHARD_HEADER_BYTES + b * block;
+        uint64_t end = a + block < checksums_at ? a + block : checksums_at;
+        char want[256];
+        snprintf(want, sizeof want, "damaged shard: bytes %llu..%llu (block %llu of %llu, holding ",
+                 (unsigned long long)a, (unsigned long long)end, (unsigned long long)b + 1,
+                 (unsigned long long)n_blocks);
+        expect_damaged(flips[k].section, h, size, flips[k].at, 0, want);
+        snprintf(want, sizeof want, "%s) have CRC-32 ", flips[k].section);
+        expect_damaged(flips[k].section, h, size, flips[k].at, 0, want);
+    }
+    expect_damaged("checksum table", h, size, checksums_at + 2, 0, "the block checksums (bytes ");
+    expect_damaged("header", h, size, 20, 0, "the header's checksum does not match");
+    expect_damaged("cut", h, size - 3, size, 0, "(truncated?)");
+    expect_damaged("version 1", h, size, size, 1,
+                   "version 1 has no checksums of its body): re-make it with sentembed tokenize --shard ");
+    free(data);
+}
+
 static void test_shard(const char *data)
 {
     char model[1024], path[1024], shard_path[1024];
@@ -432,6 +501,7 @@ static void test_shard(const char *data)
     shard_close(&s);
     close_spec(&o);
     tok_free(&tok);
+    test_shard_damage(shard_path);
 }
 
 int main(int argc, char **argv)

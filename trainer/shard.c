@@ -1,10 +1,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "host/hash.h"
 #include "trainer/shard.h"
@@ -21,19 +23,68 @@ static uint32_t get_u32(const unsigned char *p)
 
 static uint64_t get_u64(const unsigned char *p) { return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32; }
 
-/* [at, at + count * elem) lies inside the file after the header, 8-aligned. */
-static int check_section(const Shard *s, const char *what, uint64_t at, uint64_t count, uint64_t elem, SeError *err)
+/* [at, at + count * elem) lies inside the body [SHARD_HEADER_BYTES, end), 8-aligned. */
+static int check_section(const Shard *s, const char *what, uint64_t at, uint64_t count, uint64_t elem, uint64_t end,
+                         SeError *err)
 {
-    if (at < SHARD_HEADER_BYTES || at % 8 || at > s->size || count > (s->size - at) / elem)
-        return se_fail(err, "%s: damaged shard: the %s (%llu x %llu bytes at offset %llu) do not fit in its %zu bytes",
-                       s->name, what, (unsigned long long)count, (unsigned long long)elem, (unsigned long long)at,
-                       s->size);
+    if (at < SHARD_HEADER_BYTES || at % 8 || at > end || count > (end - at) / elem)
+        return se_fail(err, "%s: damaged shard: the %s (%llu x %llu bytes at offset %llu) do not fit in its body of "
+                       "%llu bytes", s->name, what, (unsigned long long)count, (unsigned long long)elem,
+                       (unsigned long long)at, (unsigned long long)(end - SHARD_HEADER_BYTES));
     return 0;
 }
 
 static bool overlap(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_len)
 {
     return a < b + b_len && b < a + a_len;
+}
+
+/* What of the body [a, b) holds, for a message: the sections it overlaps. */
+static void describe_bytes(char *out, size_t cap, uint64_t a, uint64_t b, const uint64_t at[3], const uint64_t len[3])
+{
+    static const char *const NAMES[3] = {"ids", "offsets", "labels"};
+    size_t used = 0;
+    out[0] = 0;
+    for (int k = 0; k < 3; k++)
+        if (len[k] && at[k] < b && a < at[k] + len[k])
+            used += (size_t)snprintf(out + used, cap - used, "%s%s", used ? " and " : "", NAMES[k]);
+    if (!used)
+        snprintf(out, cap, "padding");
+}
+
+/* The body's block checksums (see shard.h): the table against its CRC, then every block. */
+static int verify_body(const Shard *s, uint64_t checksums_at, uint32_t block_bytes, uint32_t table_crc,
+                       const uint64_t at[3], const uint64_t len[3], SeError *err)
+{
+    const unsigned char *h = s->data;
+    if (block_bytes < 4096 || block_bytes > (1u << 30) || block_bytes % 8 || checksums_at < SHARD_HEADER_BYTES ||
+        checksums_at > s->size)
+        return se_fail(err, "%s: damaged shard: impossible block checksums (%u-byte blocks at offset %llu)", s->name,
+                       block_bytes, (unsigned long long)checksums_at);
+    const uint64_t body = checksums_at - SHARD_HEADER_BYTES, n_blocks = (body + block_bytes - 1) / block_bytes;
+    if (s->size - checksums_at != n_blocks * 4)
+        return se_fail(err, "%s: damaged shard: %llu block checksums expected after offset %llu, the file has %llu "
+                       "bytes there", s->name, (unsigned long long)n_blocks, (unsigned long long)checksums_at,
+                       (unsigned long long)(s->size - checksums_at));
+    uint32_t got = (uint32_t)crc32_z(0, h + checksums_at, (size_t)(n_blocks * 4));
+    if (got != table_crc)
+        return se_fail(err, "%s: damaged shard: the block checksums (bytes %llu..%zu) have CRC-32 %08x, the header "
+                       "recorded %08x", s->name, (unsigned long long)checksums_at, s->size, got, table_crc);
+    for (uint64_t b = 0; b < n_blocks; b++) {
+        uint64_t a = SHARD_HEADER_BYTES + b * block_bytes, end = a + block_bytes < checksums_at ? a + block_bytes
+                                                                                                 : checksums_at;
+        uint32_t want = get_u32(h + checksums_at + b * 4);
+        got = (uint32_t)crc32_z(0, h + a, (size_t)(end - a));
+        if (got != want) {
+            char what[64];
+            describe_bytes(what, sizeof what, a, end, at, len);
+            return se_fail(err, "%s: damaged shard: bytes %llu..%llu (block %llu of %llu, holding %s) have CRC-32 "
+                           "%08x, the shard recorded %08x: re-make it with sentembed tokenize --shard %s --model DIR --data SPEC",
+                           s->name, (unsigned long long)a, (unsigned long long)end, (unsigned long long)b + 1,
+                           (unsigned long long)n_blocks, what, got, want, s->name);
+        }
+    }
+    return 0;
 }
 
 int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeError *err)
@@ -47,9 +98,12 @@ int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeErr
         return se_fail(err, "%s: internal: the shard's bytes are not 8-byte aligned", name);
     uint32_t version = get_u32(h + 8);
     if (version != SHARD_VERSION)
-        return se_fail(err, "%s: shard format version %u; this sentembed reads version %d (re-make it with "
-                       "sentembed tokenize --shard)", name, version, SHARD_VERSION);
-    if (fnv1a64(FNV64_START, h, 96) != get_u64(h + 96))
+        return se_fail(err, "%s: shard format version %u; this sentembed reads version %d (%s): re-make it with "
+                       "sentembed tokenize --shard %s --model DIR --data SPEC, with the model and data spec it was "
+                       "made from", name, version, SHARD_VERSION,
+                       version < SHARD_VERSION ? "version 1 has no checksums of its body" : "made by a newer sentembed",
+                       name);
+    if (fnv1a64(FNV64_START, h, 112) != get_u64(h + 112))
         return se_fail(err, "%s: damaged shard: the header's checksum does not match", name);
     s->n_columns = get_u32(h + 12), s->has_label = get_u32(h + 16), s->max_seq_length = get_u32(h + 20);
     s->vocab_size = get_u32(h + 24), s->normalizer = get_u32(h + 28);
@@ -59,6 +113,10 @@ int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeErr
     if (get_u64(h + 88) != size)
         return se_fail(err, "%s: damaged shard: %zu bytes, its header says %llu (truncated?)", name, size,
                        (unsigned long long)get_u64(h + 88));
+    const uint64_t at[3] = {ids_at, offsets_at, labels_at};
+    const uint64_t len[3] = {s->n_ids * 4, (s->n_examples * s->n_columns + 1) * 8, labels_at ? s->n_examples * 8 : 0};
+    if (verify_body(s, get_u64(h + 96), get_u32(h + 104), get_u32(h + 108), at, len, err))
+        return -1;
     if (s->n_columns < 1 || s->n_columns > DATA_MAX_COLUMNS || s->has_label > 1 || s->max_seq_length < 2 ||
         s->vocab_size < 1 || s->vocab_size > INT32_MAX)
         return se_fail(err, "%s: damaged shard: impossible header (%u columns, has_label %u, max_seq_length %u, "
@@ -71,9 +129,11 @@ int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeErr
     const uint64_t n_seqs = s->n_examples * s->n_columns;
     if (s->n_truncated > n_seqs)
         return se_fail(err, "%s: damaged shard: more truncated sequences than sequences", name);
-    if (check_section(s, "offsets", offsets_at, n_seqs + 1, 8, err) || check_section(s, "ids", ids_at, s->n_ids, 4, err))
+    const uint64_t end = get_u64(h + 96); /* checksums_at, checked by verify_body */
+    if (check_section(s, "offsets", offsets_at, n_seqs + 1, 8, end, err) ||
+        check_section(s, "ids", ids_at, s->n_ids, 4, end, err))
         return -1;
-    if (s->has_label ? check_section(s, "labels", labels_at, s->n_examples, 8, err) : labels_at != 0)
+    if (s->has_label ? check_section(s, "labels", labels_at, s->n_examples, 8, end, err) : labels_at != 0)
         return s->has_label ? -1 : se_fail(err, "%s: damaged shard: labels without has_label", name);
     uint64_t lab_len = s->has_label ? s->n_examples * 8 : 0;
     if (overlap(offsets_at, (n_seqs + 1) * 8, ids_at, s->n_ids * 4) ||

@@ -1,11 +1,11 @@
 /* Pre-tokenized shards: `sentembed tokenize --shard OUT --model DIR --data SPEC` tokenizes
  * a dataset once; training reads the ids back with {"shard": "OUT"} instead of the text.
  *
- * File format, version 1, little-endian, every section 8-byte aligned:
+ * File format, version 2, little-endian, every section 8-byte aligned:
  *
  *   offset  size  field
  *        0     8  magic "SEMBSHRD"
- *        8     4  u32 version (1)
+ *        8     4  u32 version (2)
  *       12     4  u32 n_columns: text columns per example (1..8)
  *       16     4  u32 has_label (0 or 1)
  *       20     4  u32 max_seq_length the ids were truncated to ([CLS] and [SEP] included)
@@ -21,8 +21,22 @@
  *       72     8  u64 ids_at: file offset of i32 ids[n_ids]
  *       80     8  u64 labels_at: file offset of f64 labels[n_examples] (0: no labels)
  *       88     8  u64 file_size
- *       96     8  u64 FNV-1a 64 of bytes 0..96 (the header)
- *      104        sections: ids, offsets, labels (each at its *_at, 8-aligned)
+ *       96     8  u64 checksums_at: file offset of the block checksums, right after the body
+ *      104     4  u32 block_bytes: the body's checksum block (SHARD_BLOCK_BYTES when written)
+ *      108     4  u32 CRC-32 of the block checksums (their bytes as stored)
+ *      112     8  u64 FNV-1a 64 of bytes 0..112 (the header)
+ *      120        the body: sections ids, offsets, labels (each at its *_at, 8-aligned)
+ *   checksums_at  u32 CRC-32 (zlib's crc32) of each block_bytes of the body [120,
+ *                 checksums_at), the last block shorter; they end the file
+ *
+ * Version 1 (sentembed before the block checksums) had a 104-byte header and no checksums
+ * of the body: a reader refuses it and says to re-make it. The body is checksummed in
+ * blocks, not as a whole, so that a flipped byte is reported with the byte range it lies
+ * in, and so that a reader of part of a shard can verify only the blocks it reads (this
+ * one maps the whole shard and checks every block once, at open: its checks of offsets and
+ * ids read every byte anyway). CRC-32 (zlib's crc32_z) because it is fast and catches every
+ * burst of up to 32 flipped bits; blocks of 64 KiB keep the table at 4 bytes per 64 KiB
+ * and a partial read's extra bytes small.
  *
  * Sequence s = example * n_columns + column is ids[offsets[s] .. offsets[s + 1]): [CLS]
  * ... [SEP] exactly as the tokenizer gives it for the text (trainer_step's tokenization),
@@ -45,8 +59,9 @@
 #include "tokenizer/tokenizer.h"
 #include "trainer/data_source.h"
 
-#define SHARD_VERSION 1
-#define SHARD_HEADER_BYTES 104
+#define SHARD_VERSION 2
+#define SHARD_HEADER_BYTES 120
+#define SHARD_BLOCK_BYTES (64u << 10)
 
 typedef struct {
     const char *name;
