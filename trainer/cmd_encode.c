@@ -25,7 +25,10 @@ static const char USAGE[] =
     "  --utf8-errors=MODE     strict (default: invalid UTF-8 is an error naming the line) or replace\n"
     "  --timing               print the encode throughput as a JSON line on stderr (model loading,\n"
     "                         I/O and a warm-up on the first 64 sentences excluded), with the\n"
-    "                         seconds spent tokenizing, queuing the model and waiting for it\n";
+    "                         seconds spent tokenizing, queuing the model and waiting for it\n"
+    "\n"
+    "A line longer than SENTEMBED_MAX_LINE_BYTES (an environment variable; default 64M) is an\n"
+    "error naming the line.\n";
 
 static int ends_with(const char *s, const char *suffix)
 {

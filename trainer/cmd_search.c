@@ -20,7 +20,10 @@ static const char USAGE[] =
     "  --top-k K           hits per query (default 10)\n"
     "  --device D          cpu, cuda or auto (default auto)\n"
     "  --batch-size N      sentences per forward pass (default 32)\n"
-    "  --jsonl             one JSON object per query: {\"query\": i, \"hits\": [{\"corpus_id\", \"score\"}]}\n";
+    "  --jsonl             one JSON object per query: {\"query\": i, \"hits\": [{\"corpus_id\", \"score\"}]}\n"
+    "\n"
+    "A corpus or query line longer than SENTEMBED_MAX_LINE_BYTES (an environment variable;\n"
+    "default 64M) is an error naming the line.\n";
 
 static void print_json_string(const char *s)
 {

@@ -84,6 +84,8 @@ int shard_write(const char *path, const DataSource *src, const Tokenizer *t, int
     AtomicFile out;
     if (atomic_open(&out, path, err))
         return -1;
+    SeContext ctx;
+    se_context_push(&ctx, "writing the shard", path, NULL);
     unsigned char header[SHARD_HEADER_BYTES] = {0};
     fwrite(header, 1, sizeof header, out.f); /* written for real at the end */
     BodyWriter body = {.f = out.f, .at = SHARD_HEADER_BYTES};
@@ -169,6 +171,7 @@ int shard_write(const char *path, const DataSource *src, const Tokenizer *t, int
     put_u64(header + 112, fnv1a64(FNV64_START, header, 112));
     if (!failed && (fseek(out.f, 0, SEEK_SET) != 0 || fwrite(header, 1, sizeof header, out.f) != sizeof header))
         failed = 1;
+    se_context_pop(&ctx);
     row_parser_free(&parser);
     tok_batch_free(&tb);
     free(offsets), free(labels), free(texts), free(lens), free(text_at), free(arena);
