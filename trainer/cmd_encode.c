@@ -93,6 +93,8 @@ int cmd_encode(int argc, char **argv)
     SeError err;
     if (lines_read(&lines, stdin, "stdin", !strcmp(utf8_errors, "replace"), &err))
         se_die("%s", err.msg);
+    SeContext ctx;
+    se_context_push(&ctx, "embedding the lines of", "stdin", NULL);
     float *emb = se_xmalloc((lines.n ? lines.n : 1) * (size_t)m.out_dim * sizeof *emb);
     CliProgress progress = {0};
     if (timing) /* warm up as benchmarks/bench_encode_st.py warms its peer: the first 64 sentences */
@@ -101,6 +103,7 @@ int cmd_encode(int argc, char **argv)
     const double t0 = se_now_s();
     sm_encode(&m, lines.line, lines.len, lines.n, normalize, emb, timing ? NULL : cli_progress, &progress);
     const double t1 = se_now_s();
+    se_context_pop(&ctx);
     if (timing) {
         double s = t1 - t0;
         fprintf(stderr,

@@ -82,6 +82,8 @@ int cmd_search(int argc, char **argv)
     if (lines_read(&queries, stdin, "stdin", false, &err))
         se_die("%s", err.msg);
     int d = m.out_dim;
+    SeContext ctx;
+    se_context_push(&ctx, "embedding and searching the corpus", corpus_path, NULL);
     float *ce = se_xmalloc(corpus.n * (size_t)d * sizeof *ce);
     float *qe = se_xmalloc((queries.n ? queries.n : 1) * (size_t)d * sizeof *qe);
     CliProgress progress = {0};
@@ -89,6 +91,7 @@ int cmd_search(int argc, char **argv)
     sm_encode(&m, queries.line, queries.len, queries.n, false, qe, NULL, NULL);
     SearchHit *hits = se_xmalloc((queries.n ? queries.n : 1) * (size_t)top_k * sizeof *hits);
     semantic_search(qe, queries.n, ce, corpus.n, d, top_k, hits);
+    se_context_pop(&ctx);
     for (size_t q = 0; q < queries.n; q++) {
         const SearchHit *h = hits + q * (size_t)top_k;
         if (jsonl) {

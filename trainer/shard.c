@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -40,9 +41,11 @@ static bool overlap(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_len)
 }
 
 /* What of the body [a, b) holds, for a message: the sections it overlaps. */
-static void describe_bytes(char *out, size_t cap, uint64_t a, uint64_t b, const uint64_t at[3], const uint64_t len[3])
+static void describe_bytes(const Shard *s, char *out, size_t cap, uint64_t a, uint64_t b)
 {
     static const char *const NAMES[3] = {"ids", "offsets", "labels"};
+    const uint64_t at[3] = {s->ids_at, s->offsets_at, s->labels_at};
+    const uint64_t len[3] = {s->n_ids * 4, (s->n_examples * s->n_columns + 1) * 8, s->labels ? s->n_examples * 8 : 0};
     size_t used = 0;
     out[0] = 0;
     for (int k = 0; k < 3; k++)
@@ -52,44 +55,69 @@ static void describe_bytes(char *out, size_t cap, uint64_t a, uint64_t b, const 
         snprintf(out, cap, "padding");
 }
 
-/* The body's block checksums (see shard.h): the table against its CRC, then every block. */
-static int verify_body(const Shard *s, uint64_t checksums_at, uint32_t block_bytes, uint32_t table_crc,
-                       const uint64_t at[3], const uint64_t len[3], SeError *err)
+/* Block b of the body, once: its CRC, then the ids that lie in it (ids never straddle a
+ * block: both are 8-aligned) within the vocabulary. */
+static int verify_block(const Shard *s, uint64_t b, SeError *err)
 {
-    const unsigned char *h = s->data;
-    if (block_bytes < 4096 || block_bytes > (1u << 30) || block_bytes % 8 || checksums_at < SHARD_HEADER_BYTES ||
-        checksums_at > s->size)
-        return se_fail(err, "%s: damaged shard: impossible block checksums (%u-byte blocks at offset %llu)", s->name,
-                       block_bytes, (unsigned long long)checksums_at);
-    const uint64_t body = checksums_at - SHARD_HEADER_BYTES, n_blocks = (body + block_bytes - 1) / block_bytes;
-    if (s->size - checksums_at != n_blocks * 4)
-        return se_fail(err, "%s: damaged shard: %llu block checksums expected after offset %llu, the file has %llu "
-                       "bytes there", s->name, (unsigned long long)n_blocks, (unsigned long long)checksums_at,
-                       (unsigned long long)(s->size - checksums_at));
-    uint32_t got = (uint32_t)crc32_z(0, h + checksums_at, (size_t)(n_blocks * 4));
-    if (got != table_crc)
-        return se_fail(err, "%s: damaged shard: the block checksums (bytes %llu..%zu) have CRC-32 %08x, the header "
-                       "recorded %08x", s->name, (unsigned long long)checksums_at, s->size, got, table_crc);
-    for (uint64_t b = 0; b < n_blocks; b++) {
-        uint64_t a = SHARD_HEADER_BYTES + b * block_bytes, end = a + block_bytes < checksums_at ? a + block_bytes
-                                                                                                 : checksums_at;
-        uint32_t want = get_u32(h + checksums_at + b * 4);
-        got = (uint32_t)crc32_z(0, h + a, (size_t)(end - a));
-        if (got != want) {
-            char what[64];
-            describe_bytes(what, sizeof what, a, end, at, len);
-            return se_fail(err, "%s: damaged shard: bytes %llu..%llu (block %llu of %llu, holding %s) have CRC-32 "
-                           "%08x, the shard recorded %08x: re-make it with sentembed tokenize --shard %s --model DIR --data SPEC",
-                           s->name, (unsigned long long)a, (unsigned long long)end, (unsigned long long)b + 1,
-                           (unsigned long long)n_blocks, what, got, want, s->name);
-        }
+    if (atomic_load_explicit(&s->verified[b], memory_order_acquire))
+        return 0;
+    const uint64_t a = SHARD_HEADER_BYTES + b * s->block_bytes;
+    const uint64_t end = a + s->block_bytes < s->checksums_at ? a + s->block_bytes : s->checksums_at;
+    const uint32_t want = get_u32(s->data + s->checksums_at + b * 4);
+    const uint32_t got = (uint32_t)crc32_z(0, s->data + a, (size_t)(end - a));
+    if (got != want) {
+        char what[64];
+        describe_bytes(s, what, sizeof what, a, end);
+        return se_fail(err, "%s: damaged shard: bytes %llu..%llu (block %llu of %llu, holding %s) have CRC-32 %08x, "
+                       "the shard recorded %08x: re-make it with sentembed tokenize --shard %s --model DIR --data "
+                       "SPEC", s->name, (unsigned long long)a, (unsigned long long)end, (unsigned long long)b + 1,
+                       (unsigned long long)s->n_blocks, what, got, want, s->name);
     }
+    const uint64_t ids_end = s->ids_at + s->n_ids * 4;
+    for (uint64_t at = a > s->ids_at ? a : s->ids_at; at < end && at < ids_end; at += 4) {
+        const uint64_t i = (at - s->ids_at) / 4;
+        if (s->ids[i] < 0 || (uint32_t)s->ids[i] >= s->vocab_size)
+            return se_fail(err, "%s: damaged shard: id %d at %llu is outside the vocabulary of %u", s->name, s->ids[i],
+                           (unsigned long long)i, s->vocab_size);
+    }
+    atomic_store_explicit(&s->verified[b], 1, memory_order_release);
     return 0;
 }
 
-int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeError *err)
+/* The blocks holding file bytes [a, b), b > a. */
+static int verify_bytes(const Shard *s, uint64_t a, uint64_t b, SeError *err)
 {
-    memset(s, 0, sizeof *s);
+    for (uint64_t k = (a - SHARD_HEADER_BYTES) / s->block_bytes; k <= (b - 1 - SHARD_HEADER_BYTES) / s->block_bytes;
+         k++)
+        if (verify_block(s, k, err))
+            return -1;
+    return 0;
+}
+
+/* The table of block checksums: where the header says, as long as the body needs, and
+ * matching its CRC. */
+static int check_table(Shard *s, SeError *err)
+{
+    const unsigned char *h = s->data;
+    s->checksums_at = get_u64(h + 96), s->block_bytes = get_u32(h + 104);
+    if (s->block_bytes < 4096 || s->block_bytes > (1u << 30) || s->block_bytes % 8 ||
+        s->checksums_at < SHARD_HEADER_BYTES || s->checksums_at > s->size)
+        return se_fail(err, "%s: damaged shard: impossible block checksums (%u-byte blocks at offset %llu)", s->name,
+                       s->block_bytes, (unsigned long long)s->checksums_at);
+    s->n_blocks = (s->checksums_at - SHARD_HEADER_BYTES + s->block_bytes - 1) / s->block_bytes;
+    if (s->size - s->checksums_at != s->n_blocks * 4)
+        return se_fail(err, "%s: damaged shard: %llu block checksums expected after offset %llu, the file has %llu "
+                       "bytes there", s->name, (unsigned long long)s->n_blocks, (unsigned long long)s->checksums_at,
+                       (unsigned long long)(s->size - s->checksums_at));
+    const uint32_t want = get_u32(h + 108), got = (uint32_t)crc32_z(0, h + s->checksums_at, (size_t)(s->n_blocks * 4));
+    if (got != want)
+        return se_fail(err, "%s: damaged shard: the block checksums (bytes %llu..%zu) have CRC-32 %08x, the header "
+                       "recorded %08x", s->name, (unsigned long long)s->checksums_at, s->size, got, want);
+    return 0;
+}
+
+static int parse(Shard *s, const void *data, size_t size, const char *name, SeError *err)
+{
     s->name = name, s->data = data, s->size = size;
     const unsigned char *h = data;
     if (size < SHARD_HEADER_BYTES || memcmp(h, "SEMBSHRD", 8))
@@ -109,13 +137,11 @@ int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeErr
     s->vocab_size = get_u32(h + 24), s->normalizer = get_u32(h + 28);
     s->vocab_hash = get_u64(h + 32), s->n_examples = get_u64(h + 40), s->n_ids = get_u64(h + 48);
     s->n_truncated = get_u64(h + 56);
-    uint64_t offsets_at = get_u64(h + 64), ids_at = get_u64(h + 72), labels_at = get_u64(h + 80);
+    s->offsets_at = get_u64(h + 64), s->ids_at = get_u64(h + 72), s->labels_at = get_u64(h + 80);
     if (get_u64(h + 88) != size)
         return se_fail(err, "%s: damaged shard: %zu bytes, its header says %llu (truncated?)", name, size,
                        (unsigned long long)get_u64(h + 88));
-    const uint64_t at[3] = {ids_at, offsets_at, labels_at};
-    const uint64_t len[3] = {s->n_ids * 4, (s->n_examples * s->n_columns + 1) * 8, labels_at ? s->n_examples * 8 : 0};
-    if (verify_body(s, get_u64(h + 96), get_u32(h + 104), get_u32(h + 108), at, len, err))
+    if (check_table(s, err))
         return -1;
     if (s->n_columns < 1 || s->n_columns > DATA_MAX_COLUMNS || s->has_label > 1 || s->max_seq_length < 2 ||
         s->vocab_size < 1 || s->vocab_size > INT32_MAX)
@@ -126,22 +152,27 @@ int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeErr
     if (s->n_examples > size / 8 / s->n_columns)
         return se_fail(err, "%s: damaged shard: %llu examples cannot fit in %zu bytes", name,
                        (unsigned long long)s->n_examples, size);
-    const uint64_t n_seqs = s->n_examples * s->n_columns;
+    const uint64_t n_seqs = s->n_examples * s->n_columns, end = s->checksums_at;
     if (s->n_truncated > n_seqs)
         return se_fail(err, "%s: damaged shard: more truncated sequences than sequences", name);
-    const uint64_t end = get_u64(h + 96); /* checksums_at, checked by verify_body */
-    if (check_section(s, "offsets", offsets_at, n_seqs + 1, 8, end, err) ||
-        check_section(s, "ids", ids_at, s->n_ids, 4, end, err))
+    if (check_section(s, "offsets", s->offsets_at, n_seqs + 1, 8, end, err) ||
+        check_section(s, "ids", s->ids_at, s->n_ids, 4, end, err))
         return -1;
-    if (s->has_label ? check_section(s, "labels", labels_at, s->n_examples, 8, end, err) : labels_at != 0)
+    if (s->has_label ? check_section(s, "labels", s->labels_at, s->n_examples, 8, end, err) : s->labels_at != 0)
         return s->has_label ? -1 : se_fail(err, "%s: damaged shard: labels without has_label", name);
     uint64_t lab_len = s->has_label ? s->n_examples * 8 : 0;
-    if (overlap(offsets_at, (n_seqs + 1) * 8, ids_at, s->n_ids * 4) ||
-        overlap(labels_at, lab_len, offsets_at, (n_seqs + 1) * 8) || overlap(labels_at, lab_len, ids_at, s->n_ids * 4))
+    if (overlap(s->offsets_at, (n_seqs + 1) * 8, s->ids_at, s->n_ids * 4) ||
+        overlap(s->labels_at, lab_len, s->offsets_at, (n_seqs + 1) * 8) ||
+        overlap(s->labels_at, lab_len, s->ids_at, s->n_ids * 4))
         return se_fail(err, "%s: damaged shard: its sections overlap", name);
-    s->offsets = (const uint64_t *)(h + offsets_at);
-    s->ids = (const int32_t *)(h + ids_at);
-    s->labels = s->has_label ? (const double *)(h + labels_at) : NULL;
+    s->offsets = (const uint64_t *)(h + s->offsets_at);
+    s->ids = (const int32_t *)(h + s->ids_at);
+    s->labels = s->has_label ? (const double *)(h + s->labels_at) : NULL;
+    s->verified = se_xcalloc((size_t)s->n_blocks, sizeof *s->verified);
+    /* offsets and labels are all read here: their blocks are verified now, the ids' later */
+    if (verify_bytes(s, s->offsets_at, s->offsets_at + (n_seqs + 1) * 8, err) ||
+        (lab_len && verify_bytes(s, s->labels_at, s->labels_at + lab_len, err)))
+        return -1;
     if (s->offsets[0] != 0 || s->offsets[n_seqs] != s->n_ids)
         return se_fail(err, "%s: damaged shard: the offsets do not span the ids", name);
     for (uint64_t k = 0; k < n_seqs; k++) {
@@ -151,14 +182,30 @@ int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeErr
                            "to %u ids)", name, (unsigned long long)k, (unsigned long long)(k / s->n_columns),
                            (unsigned long long)a, (unsigned long long)b, s->max_seq_length);
     }
-    for (uint64_t i = 0; i < s->n_ids; i++)
-        if (s->ids[i] < 0 || (uint32_t)s->ids[i] >= s->vocab_size)
-            return se_fail(err, "%s: damaged shard: id %d at %llu is outside the vocabulary of %u", name, s->ids[i],
-                           (unsigned long long)i, s->vocab_size);
     for (uint64_t i = 0; s->labels && i < s->n_examples; i++)
         if (isnan(s->labels[i]))
             return se_fail(err, "%s: damaged shard: label %llu is NaN", name, (unsigned long long)i);
     return 0;
+}
+
+int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeError *err)
+{
+    memset(s, 0, sizeof *s);
+    if (parse(s, data, size, name, err) == 0)
+        return 0;
+    free(s->verified);
+    memset(s, 0, sizeof *s);
+    return -1;
+}
+
+const int32_t *shard_sequence(const Shard *s, size_t i, int column, size_t *len, SeError *err)
+{
+    const size_t k = i * s->n_columns + (size_t)column;
+    const uint64_t a = s->offsets[k], b = s->offsets[k + 1];
+    if (verify_bytes(s, s->ids_at + a * 4, s->ids_at + b * 4, err))
+        return NULL;
+    *len = (size_t)(b - a);
+    return s->ids + a;
 }
 
 int shard_open(Shard *s, const char *path, SeError *err)
@@ -190,6 +237,7 @@ void shard_close(Shard *s)
 {
     if (s->map)
         munmap(s->map, s->size);
+    free(s->verified);
     memset(s, 0, sizeof *s);
 }
 

@@ -32,19 +32,23 @@
  * Version 1 (sentembed before the block checksums) had a 104-byte header and no checksums
  * of the body: a reader refuses it and says to re-make it. The body is checksummed in
  * blocks, not as a whole, so that a flipped byte is reported with the byte range it lies
- * in, and so that a reader of part of a shard can verify only the blocks it reads (this
- * one maps the whole shard and checks every block once, at open: its checks of offsets and
- * ids read every byte anyway). CRC-32 (zlib's crc32_z) because it is fast and catches every
- * burst of up to 32 flipped bits; blocks of 64 KiB keep the table at 4 bytes per 64 KiB
- * and a partial read's extra bytes small.
+ * in, and so that a reader verifies only the blocks it reads: shard_parse checks the
+ * header, the checksum table and the blocks of offsets and labels (every offset is checked
+ * at open), and the ids, most of a shard, are checked block by block the first time
+ * shard_sequence reads into a block (its CRC, then every id in it within the vocabulary).
+ * Opening a shard thus costs its offsets, not its size, and a run that reads part of it
+ * pays for that part. CRC-32 (zlib's crc32_z, ~0.8 GB/s on the build machine's zlib;
+ * catches every burst of up to 32 flipped bits); 64 KiB blocks keep the table at 4 bytes
+ * per 64 KiB and the bytes verified beyond a sequence few.
  *
  * Sequence s = example * n_columns + column is ids[offsets[s] .. offsets[s + 1]): [CLS]
  * ... [SEP] exactly as the tokenizer gives it for the text (trainer_step's tokenization),
  * truncated to max_seq_length. offsets[0] = 0, offsets never decrease, offsets[last] =
  * n_ids. Labels are the dataset's after label_map / label_scale; dropped examples are not
  * in the shard. A reader trusts nothing: every count, offset, length and id is checked
- * against the file's size and the header before use (shard_parse), and a shard made with
- * another vocabulary or normalizer than the model's is refused (shard_check_tokenizer).
+ * against the file's size and the header before use (shard_parse; the ids by
+ * shard_sequence), and a shard made with another vocabulary or normalizer than the model's
+ * is refused (shard_check_tokenizer).
  *
  * Training with a max_seq_length L reads sequence ids cut the way the tokenizer cuts: the
  * first L - 1 ids and the final [SEP]; that equals tokenizing the text with L when L is at
@@ -52,6 +56,7 @@
 #ifndef SENTEMBED_SHARD_H
 #define SENTEMBED_SHARD_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -72,21 +77,23 @@ typedef struct {
     const uint64_t *offsets;
     const int32_t *ids;
     const double *labels; /* NULL without labels */
-    void *map;            /* shard_open's mapping */
+    uint64_t ids_at, offsets_at, labels_at, checksums_at;
+    uint32_t block_bytes;
+    uint64_t n_blocks;
+    atomic_uchar *verified; /* [n_blocks]: 1 once a block passed its checks (any thread) */
+    void *map;              /* shard_open's mapping */
 } Shard;
 
-/* Checks a shard held in data[0..size) (name: for messages) and points s into it. */
+/* Checks a shard held in data[0..size) (name: for messages) and points s into it; the
+ * ids are checked as they are read (shard_sequence). shard_close ends it. */
 int shard_parse(Shard *s, const void *data, size_t size, const char *name, SeError *err);
 /* Maps path and shard_parse-s it. */
 int shard_open(Shard *s, const char *path, SeError *err);
 void shard_close(Shard *s);
-/* Sequence `column` of example i. */
-static inline const int32_t *shard_sequence(const Shard *s, size_t i, int column, size_t *len)
-{
-    size_t k = i * s->n_columns + (size_t)column;
-    *len = (size_t)(s->offsets[k + 1] - s->offsets[k]);
-    return s->ids + s->offsets[k];
-}
+/* The ids of sequence `column` of example i (*len of them), their blocks verified first
+ * (once per block, safe from several threads); NULL with a message naming the shard and
+ * the damaged bytes. */
+const int32_t *shard_sequence(const Shard *s, size_t i, int column, size_t *len, SeError *err);
 
 /* The vocabulary hash and normalizer bits of a tokenizer, as a shard records them. */
 uint64_t shard_vocab_hash(const Tokenizer *t);

@@ -6,9 +6,10 @@
  * checksum checks themselves are a compare each, and a test flips bytes to reach them
  * (test_data_source). The fix-up is here rather than a reader entry point that skips
  * verification, so that the fuzzed code is exactly the code that reads real shards.
- * When shard_parse accepts it, every sequence is read
- * and, besides the sanitizers, the promises shard_parse makes are checked: each sequence
- * lies inside the ids, holds 2 to max_seq_length ids, all within the vocabulary. */
+ * When shard_parse accepts it, every sequence is read (shard_sequence checks the ids'
+ * blocks as it goes: a refusal must be a "damaged shard" message) and, besides the
+ * sanitizers, the promises the reader makes are checked: each sequence it gives lies
+ * inside the ids, holds 2 to max_seq_length ids, all within the vocabulary. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -62,13 +63,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (uint64_t i = 0; i < s.n_examples; i++)
             for (uint32_t c = 0; c < s.n_columns; c++) {
                 size_t len;
-                const int32_t *ids = shard_sequence(&s, i, (int)c, &len);
+                const int32_t *ids = shard_sequence(&s, i, (int)c, &len, &err);
+                if (!ids) { /* a damaged id: the message must say so */
+                    if (!strstr(err.msg, "damaged shard"))
+                        abort();
+                    continue;
+                }
                 if (len < 2 || len > s.max_seq_length || ids < s.ids || ids + len > s.ids + s.n_ids)
                     abort();
                 for (size_t k = 0; k < len; k++)
                     if (ids[k] < 0 || (uint32_t)ids[k] >= s.vocab_size)
                         abort();
             }
+        shard_close(&s);
     } else if (!err.msg[0]) {
         abort();
     }
