@@ -66,12 +66,17 @@ peak() { # OUT_FILE INPUT COMMAND...: runs it, its peak RSS in KiB on stdout
     fi
 }
 truncate -s 1G "$tmp/zeros" # sparse: 1 GiB of zeros that takes no disk
-zero_line() { # NAME MESSAGE COMMAND...: COMMAND reads $tmp/zeros (as stdin or as named)
-    local name=$1 pattern=$2
-    shift 2
+zero_line() { # NAME MESSAGE HOW COMMAND...: COMMAND reads 1 GiB of zeros through a pipe on
+    # stdin (HOW=pipe) or from the file $tmp/zeros (HOW=file: as stdin or as it names it)
+    local name=$1 pattern=$2 how=$3
+    shift 3
     local base used
     base=$(peak "$tmp/out" /dev/null "${@//$tmp\/zeros//dev/null}")
-    used=$(peak "$tmp/out" "$tmp/zeros" "$@")
+    if [ "$how" = pipe ]; then
+        used=$(head -c 1G /dev/zero 2> /dev/null | peak "$tmp/out" /dev/stdin "$@")
+    else
+        used=$(peak "$tmp/out" "$tmp/zeros" "$@")
+    fi
     if grep -qF -- "$pattern" "$tmp/out"; then ok; else fail "$name:"; head -c 2000 "$tmp/out"; echo; fi
     if [ -n "$base" ]; then
         [ $((used - base)) -lt $((256 * 1024)) ] && ok ||
@@ -79,11 +84,15 @@ zero_line() { # NAME MESSAGE COMMAND...: COMMAND reads $tmp/zeros (as stdin or a
     fi
 }
 default_cap="line 1: longer than 64.0 MiB, the limit of a line"
-zero_line "tokenize /dev/zero" "stdin $default_cap" "$bin" tokenize --vocab "$vocab"
-zero_line "encode /dev/zero" "stdin $default_cap" "$bin" encode --model "$model" --device cpu
-zero_line "search /dev/zero corpus" "zeros $default_cap" \
+zero_line "tokenize zeros" "stdin $default_cap" pipe "$bin" tokenize --vocab "$vocab"
+zero_line "tokenize zeros from a file" "stdin $default_cap" file "$bin" tokenize --vocab "$vocab"
+zero_line "encode zeros" "stdin $default_cap" pipe "$bin" encode --model "$model" --device cpu
+zero_line "encode zeros from a file" "stdin $default_cap" file "$bin" encode --model "$model" --device cpu
+zero_line "search zeros corpus" "zeros $default_cap" file \
     "$bin" search --model "$model" --device cpu --corpus "$tmp/zeros"
-zero_line "data /dev/zero" "zeros:1: a record longer than 64.0 MiB" "$bin" tokenize --shard "$tmp/z.shard" \
+zero_line "search zeros queries" "stdin $default_cap" pipe \
+    "$bin" search --model "$model" --device cpu --corpus "$tmp/fits.txt"
+zero_line "data zeros" "zeros:1: a record longer than 64.0 MiB" file "$bin" tokenize --shard "$tmp/z.shard" \
     --vocab "$vocab" --data "{\"path\": \"$tmp/zeros\", \"format\": \"tsv\", \"columns\": [0]}"
 
 # gzip bombs: 200 MiB of zeros (one line) and 64 MiB of short lines, each ~200 KB packed
