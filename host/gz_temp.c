@@ -133,7 +133,8 @@ int gz_decompress_to_temp(const char *path, int *fd, uint64_t *size, SeError *er
             char limit[32], packed[32];
             se_format_bytes(limit, sizeof limit, (double)max_out);
             se_format_bytes(packed, sizeof packed, (double)st.st_size);
-            rc = getenv("SENTEMBED_GZ_MAX_BYTES")
+            const char *env = getenv("SENTEMBED_GZ_MAX_BYTES");
+            rc = env && *env
                      ? se_fail(err, "%s: decompresses to more than %s, the limit SENTEMBED_GZ_MAX_BYTES sets", path,
                                limit)
                      : se_fail(err, "%s: decompresses to more than %s (%dx its %s, at least 1 GiB): a gzip bomb? Set "
