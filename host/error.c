@@ -40,8 +40,7 @@ void se_context_describe(char *out, size_t cap)
     size_t used = 0;
     out[0] = '\0';
     for (const SeContext *c = context; c && used < cap; c = c->outer) {
-        int n = snprintf(out + used, cap - used, "%s%s%s%s", used ? ", " : "", "while ", c->doing,
-                         c->name ? " " : "");
+        int n = snprintf(out + used, cap - used, "%swhile %s%s", used ? ", " : "", c->doing, c->name ? " " : "");
         used += n > 0 ? (size_t)n : 0;
         if (c->name && used < cap) {
             n = snprintf(out + used, cap - used, "%s", c->name);
