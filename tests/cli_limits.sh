@@ -48,9 +48,10 @@ for bad in abc 0 12x -1; do
         "$tmp/fits.txt" "$bin" tokenize --vocab "$vocab"
 done
 unset SENTEMBED_MAX_LINE_BYTES
-for cmd in encode search tokenize; do
+for cmd in encode search tokenize "tokenize --shard"; do
     "$bin" $cmd --help | grep -q SENTEMBED_MAX_LINE_BYTES && ok || fail "$cmd --help does not name SENTEMBED_MAX_LINE_BYTES"
 done
+"$bin" tokenize --shard --help | grep -q SENTEMBED_GZ_MAX_BYTES && ok || fail "tokenize --shard --help: SENTEMBED_GZ_MAX_BYTES"
 
 # An endless line at the default cap: fails at 64 MiB of it, not at the end of memory.
 # Peak RSS (KiB) against the same command on no input; without /usr/bin/time only the
