@@ -15,6 +15,8 @@ int file_read_all(const char *path, char **data, size_t *len, SeError *err)
     if (!f)
         return se_fail(err, "%s: cannot open: %s", path, strerror(errno));
     size_t cap = 1 << 16, n = 0;
+    SeContext ctx;
+    se_context_push(&ctx, "reading", path, NULL);
     char *buf = se_xmalloc(cap);
     for (;;) {
         if (n + 1 >= cap) {
@@ -26,6 +28,7 @@ int file_read_all(const char *path, char **data, size_t *len, SeError *err)
         if (got == 0)
             break;
     }
+    se_context_pop(&ctx);
     int failed = ferror(f);
     fclose(f);
     if (failed) {

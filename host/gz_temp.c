@@ -1,11 +1,14 @@
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
 #include "host/gz_temp.h"
+#include "host/input_limits.h"
 
 enum { GZ_CHUNK = 1 << 18 };
 
@@ -20,6 +23,22 @@ static int write_all(int fd, const unsigned char *p, size_t n)
         p += w, n -= (size_t)w;
     }
     return 0;
+}
+
+/* Follows the lines of decompressed text p[0..n): *line is the current line and *len its
+ * bytes so far. True, with *line on it, when a line grows past max. */
+static bool line_over(const unsigned char *p, size_t n, size_t max, size_t *line, size_t *len)
+{
+    for (const unsigned char *end = p + n; p < end;) {
+        const unsigned char *nl = memchr(p, '\n', (size_t)(end - p));
+        *len += (size_t)((nl ? nl : end) - p);
+        if (*len > max)
+            return true;
+        if (!nl)
+            break;
+        (*line)++, *len = 0, p = nl + 1;
+    }
+    return false;
 }
 
 static int temp_file(const char *path, int *fd, SeError *err)
@@ -42,11 +61,25 @@ int gz_decompress_to_temp(const char *path, int *fd, uint64_t *size, SeError *er
     FILE *in = fopen(path, "rb");
     if (!in)
         return se_fail(err, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    uint64_t max_out;
+    size_t max_line;
+    if (fstat(fileno(in), &st) != 0) {
+        fclose(in);
+        return se_fail(err, "%s: cannot stat: %s", path, strerror(errno));
+    }
+    if (input_gz_max_bytes((uint64_t)st.st_size, &max_out, err) || input_max_line_bytes(&max_line, err)) {
+        fclose(in);
+        return -1;
+    }
     int out;
     if (temp_file(path, &out, err)) {
         fclose(in);
         return -1;
     }
+    SeContext ctx;
+    size_t line = 1, line_len = 0; /* of the decompressed text */
+    se_context_push(&ctx, "decompressing", path, &line);
     unsigned char *ibuf = se_xmalloc(GZ_CHUNK), *obuf = se_xmalloc(GZ_CHUNK);
     z_stream z;
     memset(&z, 0, sizeof z);
@@ -96,6 +129,25 @@ int gz_decompress_to_temp(const char *path, int *fd, uint64_t *size, SeError *er
                          (unsigned long long)(read_total - z.avail_in), z.msg ? ": " : "", z.msg ? z.msg : "");
             break;
         }
+        if (*size + produced > max_out) {
+            char limit[32], packed[32];
+            se_format_bytes(limit, sizeof limit, (double)max_out);
+            se_format_bytes(packed, sizeof packed, (double)st.st_size);
+            const char *env = getenv("SENTEMBED_GZ_MAX_BYTES");
+            rc = env && *env
+                     ? se_fail(err, "%s: decompresses to more than %s, the limit SENTEMBED_GZ_MAX_BYTES sets", path,
+                               limit)
+                     : se_fail(err, "%s: decompresses to more than %s (%dx its %s, at least 1 GiB): a gzip bomb? Set "
+                               "SENTEMBED_GZ_MAX_BYTES to allow more", path, limit, INPUT_GZ_MAX_RATIO, packed);
+            break;
+        }
+        if (line_over(obuf, produced, max_line, &line, &line_len)) {
+            char limit[32];
+            se_format_bytes(limit, sizeof limit, (double)max_line);
+            rc = se_fail(err, "%s:%zu: a line longer than %s (decompressed), the limit of a line (set "
+                         "SENTEMBED_MAX_LINE_BYTES for another)", path, line, limit);
+            break;
+        }
         if (produced && write_all(out, obuf, produced)) {
             rc = se_fail(err, "%s: cannot write the decompressed data to the temporary file in $TMPDIR: %s", path,
                          strerror(errno));
@@ -107,6 +159,7 @@ int gz_decompress_to_temp(const char *path, int *fd, uint64_t *size, SeError *er
             members++;
         }
     }
+    se_context_pop(&ctx);
     inflateEnd(&z);
     free(ibuf);
     free(obuf);

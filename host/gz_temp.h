@@ -3,7 +3,13 @@
  * $TMPDIR (default /tmp) and unlinked as soon as it is open, so nothing is left behind
  * however the process ends; it needs as much free space there as the data uncompressed.
  * Several gzip members one after another (as `cat a.gz b.gz` makes) are one stream, as
- * `gzip -d` reads them. */
+ * `gzip -d` reads them.
+ *
+ * A gzip bomb (a small file that expands to gigabytes) is stopped while it decompresses,
+ * with the disk and memory it took bounded: the output may not exceed
+ * SENTEMBED_GZ_MAX_BYTES (by default 100x the compressed size, at least 1 GiB), nor a line
+ * of it SENTEMBED_MAX_LINE_BYTES (64 MiB; host/input_limits.h), the cap the reader would
+ * apply to it afterwards anyway. */
 #ifndef SENTEMBED_GZ_TEMP_H
 #define SENTEMBED_GZ_TEMP_H
 

@@ -3,25 +3,53 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/input_limits.h"
 #include "host/lines.h"
 #include "host/utf8.h"
 
 int lines_read(Lines *l, FILE *in, const char *name, bool repair_utf8, SeError *err)
 {
     memset(l, 0, sizeof *l);
-    size_t cap = 1 << 16, len = 0;
+    size_t max_line;
+    if (input_max_line_bytes(&max_line, err))
+        return -1;
+    size_t cap = 1 << 16, len = 0, line = 1, line_start = 0;
+    SeContext ctx;
+    se_context_push(&ctx, "reading", name, &line);
     char *raw = se_xmalloc(cap);
     for (;;) {
         if (len == cap) {
             cap *= 2;
             raw = se_xrealloc(raw, cap);
         }
-        size_t got = fread(raw + len, 1, cap - len, in);
-        len += got;
+        /* never more than one byte past the cap of the line being read: a line without end
+         * (/dev/zero) stops at the cap, not at the memory's end */
+        size_t want = cap - len, room = max_line + 1 - (len - line_start);
+        size_t got = fread(raw + len, 1, want < room ? want : room, in);
         if (got == 0)
             break;
+        for (size_t i = len, end = len + got;;) {
+            const char *nl = memchr(raw + i, '\n', end - i);
+            size_t stop = nl ? (size_t)(nl - raw) : end;
+            if (stop - line_start > max_line) {
+                char limit[32];
+                se_format_bytes(limit, sizeof limit, (double)max_line);
+                se_fail(err, "%s line %zu: longer than %s, the limit of a line (set SENTEMBED_MAX_LINE_BYTES for "
+                        "another)", name, line, limit);
+                se_context_pop(&ctx);
+                free(raw);
+                return -1;
+            }
+            if (!nl)
+                break;
+            line++;
+            i = line_start = stop + 1;
+        }
+        len += got;
     }
+    ctx.line = NULL; /* all read: what follows is building the lines */
     if (ferror(in)) {
+        se_context_pop(&ctx);
         free(raw);
         return se_fail(err, "%s: read error", name);
     }
@@ -43,6 +71,7 @@ int lines_read(Lines *l, FILE *in, const char *name, bool repair_utf8, SeError *
         if (ok < m && !repair_utf8) {
             se_fail(err, "%s line %zu: invalid UTF-8 (byte 0x%02X at byte %zu of the line)", name, k + 1,
                     (unsigned char)raw[pos + ok], ok + 1);
+            se_context_pop(&ctx);
             free(raw);
             lines_free(l);
             return -1;
@@ -59,6 +88,7 @@ int lines_read(Lines *l, FILE *in, const char *name, bool repair_utf8, SeError *
         pos = end + 1;
     }
     l->n = n;
+    se_context_pop(&ctx);
     free(raw);
     return 0;
 }

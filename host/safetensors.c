@@ -295,7 +295,7 @@ done:
     return rc;
 }
 
-int st_open(StFile *f, const char *path, SeError *err)
+static int open_file(StFile *f, const char *path, SeError *err)
 {
     memset(f, 0, sizeof *f);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -349,6 +349,15 @@ int st_open(StFile *f, const char *path, SeError *err)
     }
     if (rc)
         st_close(f);
+    return rc;
+}
+
+int st_open(StFile *f, const char *path, SeError *err)
+{
+    SeContext ctx;
+    se_context_push(&ctx, "reading", path, NULL);
+    int rc = open_file(f, path, err);
+    se_context_pop(&ctx);
     return rc;
 }
 

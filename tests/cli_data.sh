@@ -156,6 +156,21 @@ expect "shard of another vocabulary" 'minilm.shard: the shard was made with anot
     --set "data={\"shard\": \"$tmp/minilm.shard\"}"
 head -c 2000 "$tmp/snli.shard" > "$tmp/cut.shard"
 expect "truncated shard" 'cut.shard: damaged shard:' "$tmp/r.json" --set "data={\"shard\": \"$tmp/cut.shard\"}"
+# a flipped byte: in a block with offsets, found at open; in the first 64 KiB block of ids
+# of a larger shard (2000 SNLI pairs), found when training reads into it
+cp "$tmp/snli.shard" "$tmp/flip.shard"
+printf '\377' | dd of="$tmp/flip.shard" bs=1 seek=200 conv=notrunc 2> /dev/null
+expect "flipped byte in a shard" 'flip.shard: damaged shard: bytes 120..' "$tmp/r.json" \
+    --set "data={\"shard\": \"$tmp/flip.shard\"}"
+paste "$data/nli/snli/s1.dev" "$data/nli/snli/s2.dev" "$data/nli/snli/labels.dev" | head -2000 |
+    awk -F'\t' '{ gsub(/"/, "\\\""); printf "{\"premise\": \"%s\", \"hypothesis\": \"%s\", \"label\": \"%s\"}\n", $1, $2, $3 }' \
+    > "$tmp/snli2k.jsonl"
+"$bin" tokenize --shard "$tmp/big.shard" --model "$model" --max-seq-length 16 \
+    --data "${spec//snli.jsonl/snli2k.jsonl}" 2> "$tmp/log" || { fail "tokenize --shard 2000 pairs:"; cat "$tmp/log"; }
+printf '\377' | dd of="$tmp/big.shard" bs=1 seek=200 conv=notrunc 2> /dev/null
+expect "flipped byte among the ids" 'big.shard: damaged shard: bytes 120..65656 (block 1 of ' "$tmp/r.json" \
+    --set max_seq_length=16 --set "data={\"shard\": \"$tmp/big.shard\"}"
+grep -q '^step' "$tmp/log" && fail "training stepped on damaged ids" || ok
 expect "shard with columns" 'key "data.columns": a shard holds its own columns' "$tmp/r.json" \
     --set "data={\"shard\": \"$tmp/snli.shard\", \"columns\": [0]}"
 "$bin" tokenize --shard "$tmp/x.shard" --model "$model" --data "{\"path\": \"$tmp/bad.jsonl\", \"columns\": [\"premise\"]}" \

@@ -2,7 +2,8 @@
  * nested key paths and [*] columns, labels (label_map, label_scale, drop_labels, class
  * ids), bad rows (errors and skip), epoch plans (a function of seed + epoch, drop_last,
  * no_duplicates, round_robin / proportional mixing) and the shard round trip (ids from a
- * shard equal ids from tokenizing the text, truncation included).
+ * shard equal ids from tokenizing the text, truncation included) and damaged shards (a
+ * flipped byte in each part, found at open or when its ids are read).
  * usage: test_data_source SHARED_DATA_DIR */
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <zlib.h>
 
 #include "check.h"
+#include "host/fileio.h"
 #include "host/hash.h"
 #include "trainer/batch_plan.h"
 #include "trainer/data_source.h"
@@ -367,6 +369,130 @@ static void test_plans(void)
     free(h);
 }
 
+static uint64_t le_at(const unsigned char *p, int n)
+{
+    uint64_t v = 0;
+    for (int k = n - 1; k >= 0; k--)
+        v = v << 8 | p[k];
+    return v;
+}
+
+/* Every sequence of an open shard, as training reads them. */
+static int read_all(const Shard *s, SeError *err)
+{
+    for (size_t i = 0; i < s->n_examples; i++)
+        for (uint32_t c = 0; c < s->n_columns; c++) {
+            size_t len;
+            if (!shard_sequence(s, i, (int)c, &len, err))
+                return -1;
+        }
+    return 0;
+}
+
+/* The first `keep` bytes of shard `good`, with byte `flip` changed (none past keep) and
+ * the version set to `version` (0: unchanged), are refused with a message holding `want`:
+ * at open, or (at_open false) when the damaged ids are read. */
+static void expect_damaged(const char *what, const unsigned char *good, size_t keep, size_t flip, int version,
+                           bool at_open, const char *want)
+{
+    unsigned char *bad = malloc(keep);
+    memcpy(bad, good, keep);
+    if (flip < keep)
+        bad[flip] ^= 0x10;
+    if (version)
+        bad[8] = (unsigned char)version;
+    const char *path = write_file("damaged.shard", (const char *)bad, keep);
+    Shard s;
+    SeError err = {{0}};
+    int opened = shard_open(&s, path, &err) == 0, rc = -1;
+    if (opened) {
+        rc = read_all(&s, &err);
+        shard_close(&s);
+    }
+    CHECK(rc != 0 && opened == !at_open && strstr(err.msg, "damaged.shard: ") && strstr(err.msg, want),
+          "%s: expected '%s' %s, got '%s'", what, want, at_open ? "at open" : "when read", err.msg);
+    free(bad);
+}
+
+/* A flipped byte in each part of a shard is found and named with its byte range; a cut
+ * shard and a version 1 shard are refused. */
+static void test_shard_damage(const char *shard_path)
+{
+    char *data;
+    size_t size;
+    SeError err;
+    if (file_read_all(shard_path, &data, &size, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    const unsigned char *h = (const unsigned char *)data;
+    const uint64_t offsets_at = le_at(h + 64, 8), ids_at = le_at(h + 72, 8), labels_at = le_at(h + 80, 8);
+    const uint64_t checksums_at = le_at(h + 96, 8), block = le_at(h + 104, 4);
+    const uint64_t n_blocks = (checksums_at - SHARD_HEADER_BYTES + block - 1) / block;
+    CHECK(block == SHARD_BLOCK_BYTES && n_blocks >= 3 && size == checksums_at + 4 * n_blocks,
+          "%llu blocks of %llu bytes", (unsigned long long)n_blocks, (unsigned long long)block);
+    const struct {
+        const char *section;
+        uint64_t at;
+    } flips[] = {{"ids", ids_at + 5}, {"ids", ids_at + block + 17}, {"offsets", offsets_at + 8 * 100 + 1},
+                 {"labels", labels_at + 8 * 7 + 6}};
+    for (size_t k = 0; k < sizeof flips / sizeof *flips; k++) {
+        uint64_t b = (flips[k].at - SHARD_HEADER_BYTES) / block, a = SHARD_HEADER_BYTES + b * block;
+        uint64_t end = a + block < checksums_at ? a + block : checksums_at;
+        /* a block of ids alone is checked when read; one with offsets or labels at open */
+        bool at_open = end > offsets_at;
+        char want[256];
+        snprintf(want, sizeof want, "damaged shard: bytes %llu..%llu (block %llu of %llu, holding ",
+                 (unsigned long long)a, (unsigned long long)end, (unsigned long long)b + 1,
+                 (unsigned long long)n_blocks);
+        expect_damaged(flips[k].section, h, size, flips[k].at, 0, at_open, want);
+        snprintf(want, sizeof want, "%s) have CRC-32 ", flips[k].section);
+        expect_damaged(flips[k].section, h, size, flips[k].at, 0, at_open, want);
+    }
+    expect_damaged("checksum table", h, size, checksums_at + 2, 0, true, "the block checksums (bytes ");
+    expect_damaged("header", h, size, 20, 0, true, "the header's checksum does not match");
+    expect_damaged("cut", h, size - 3, size, 0, true, "(truncated?)");
+    expect_damaged("version 1", h, size, size, 1, true,
+                   "version 1 has no checksums of its body): re-make it with sentembed tokenize --shard ");
+
+    /* A reader verifies what it reads: with the first block damaged, the sequences in the
+     * second still read, those in the first do not (and again not on a second try). */
+    unsigned char *bad = malloc(size);
+    memcpy(bad, h, size);
+    bad[ids_at + 5] ^= 0x10;
+    const char *path = write_file("damaged.shard", (const char *)bad, size);
+    Shard s;
+    if (shard_open(&s, path, &err) == 0) {
+        size_t i = 0, len;
+        while (i < s.n_examples && ids_at + s.offsets[i * 2] * 4 < SHARD_HEADER_BYTES + block)
+            i++; /* the first example whose ids start in block 2 */
+        CHECK(i < s.n_examples && ids_at + s.offsets[i * 2 + 2] * 4 <= SHARD_HEADER_BYTES + 2 * block,
+              "no example lies in block 2");
+        CHECK(shard_sequence(&s, i, 0, &len, &err) && shard_sequence(&s, i, 1, &len, &err), "block 2: %s", err.msg);
+        for (int attempt = 0; attempt < 2; attempt++)
+            CHECK(!shard_sequence(&s, 0, 0, &len, &err) && strstr(err.msg, "(block 1 of "), "block 1 read: %s",
+                  err.msg);
+        shard_close(&s);
+    } else {
+        CHECK(0, "a damaged block of ids alone fails at open: %s", err.msg);
+    }
+    free(bad);
+    /* an id outside the vocabulary, its block's checksum set right, is refused when read */
+    memcpy(bad = malloc(size), h, size);
+    const uint32_t huge = 0x7fffffff;
+    memcpy(bad + ids_at + 4, &huge, 4);
+    uint32_t crc = (uint32_t)crc32_z(0, bad + SHARD_HEADER_BYTES, block);
+    memcpy(bad + checksums_at, &crc, 4);
+    crc = (uint32_t)crc32_z(0, bad + checksums_at, n_blocks * 4);
+    memcpy(bad + 108, &crc, 4);
+    uint64_t fnv = fnv1a64(FNV64_START, bad, 112);
+    memcpy(bad + 112, &fnv, 8);
+    expect_damaged("id outside the vocabulary", bad, size, size, 0, false, "damaged shard: id 2147483647 at 1 is "
+                   "outside the vocabulary of");
+    free(bad);
+    free(data);
+}
+
 static void test_shard(const char *data)
 {
     char model[1024], path[1024], shard_path[1024];
@@ -407,8 +533,12 @@ static void test_shard(const char *data)
             tok_encode_batch(&tok, &tb, ex.text, ex.len, NULL, NULL, 2, (size_t)cut, 1);
             const int32_t *seqs[2];
             size_t lens[2];
-            seqs[0] = shard_sequence(&s, i, 0, &lens[0]);
-            seqs[1] = shard_sequence(&s, i, 1, &lens[1]);
+            seqs[0] = shard_sequence(&s, i, 0, &lens[0], &err);
+            seqs[1] = shard_sequence(&s, i, 1, &lens[1], &err);
+            if (!seqs[0] || !seqs[1]) {
+                CHECK(0, "%s", err.msg);
+                break;
+            }
             packed_batch_from_seqs(&pb, seqs, lens, 2, (size_t)cut);
             equal &= pb.n_tokens == (int)tb.offsets[2] && !memcmp(pb.ids, tb.ids, tb.offsets[2] * 4) &&
                      pb.cu_seqlens[1] == (int)tb.offsets[1];
@@ -432,6 +562,7 @@ static void test_shard(const char *data)
     shard_close(&s);
     close_spec(&o);
     tok_free(&tok);
+    test_shard_damage(shard_path);
 }
 
 int main(int argc, char **argv)

@@ -1,9 +1,12 @@
-/* host/: UTF-8 validation and repair, JSON helpers, file helpers. */
+/* host/: UTF-8 validation and repair, JSON helpers, file helpers, the input caps and the
+ * out-of-memory message. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "host/fileio.h"
+#include "host/input_limits.h"
 #include "host/json_util.h"
 #include "host/utf8.h"
 #include "tests/check.h"
@@ -98,11 +101,115 @@ static void test_json(void)
     rmdir(dir);
 }
 
+#ifdef __SANITIZE_ADDRESS__
+/* An allocation the sanitizer cannot serve returns NULL, as malloc's does, instead of
+ * ending the test: the out-of-memory message is what is tested. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void) { return "allocator_may_return_null=1"; }
+#endif
+
+/* What a child process that allocates `size` bytes inside two nested contexts prints. */
+static void oom_message(size_t size, char *out, size_t cap)
+{
+    int fds[2];
+    out[0] = '\0';
+    if (pipe(fds) != 0)
+        return;
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        size_t line = 4;
+        SeContext model, reading;
+        se_context_push(&model, "loading the model", "models/m", NULL);
+        se_context_push(&reading, "reading", "corpus.txt", &line);
+        line = 5; /* read when the message is made */
+        void *p = se_xmalloc(size);
+        se_context_pop(&reading);
+        se_context_pop(&model);
+        _exit(p ? 3 : 4); /* not reached: se_xmalloc dies */
+    }
+    close(fds[1]);
+    size_t used = 0;
+    ssize_t got;
+    while (used + 1 < cap && (got = read(fds[0], out + used, cap - 1 - used)) > 0)
+        used += (size_t)got;
+    out[used] = '\0';
+    close(fds[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 1, "the child should exit 1, status %d", status);
+}
+
+static void test_out_of_memory_message(void)
+{
+    char msg[1024];
+    oom_message((size_t)3 << 60, msg, sizeof msg);
+    /* the last line: a sanitizer warns of the failed allocation first */
+    const char *want = "sentembed: error: out of memory allocating 3.0 EiB (3458764513820540928 bytes) while "
+                       "reading corpus.txt line 5, while loading the model models/m\n";
+    const char *last = strstr(msg, "sentembed: error:");
+    CHECK(last && !strcmp(last, want), "got '%s'", msg);
+    SeContext c;
+    se_context_push(&c, "building the vocabulary of", "v.txt", NULL);
+    se_context_describe(msg, sizeof msg);
+    CHECK(!strcmp(msg, "while building the vocabulary of v.txt"), "got '%s'", msg);
+    se_context_pop(&c);
+    se_context_describe(msg, sizeof msg);
+    CHECK(msg[0] == '\0', "a popped context is still described: '%s'", msg);
+    const struct {
+        double n;
+        const char *want;
+    } sizes[] = {{0, "0 bytes"}, {1023, "1023 bytes"}, {1024, "1.0 KiB"}, {1536, "1.5 KiB"},
+                 {64.0 * (1 << 20), "64.0 MiB"}, {12.0 * (1 << 30), "12.0 GiB"}};
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        se_format_bytes(msg, sizeof msg, sizes[k].n);
+        CHECK(!strcmp(msg, sizes[k].want), "%.0f bytes: got '%s', expected '%s'", sizes[k].n, msg, sizes[k].want);
+    }
+}
+
+static void test_input_limits(void)
+{
+    SeError err = {{0}};
+    size_t line;
+    uint64_t gz;
+    unsetenv("SENTEMBED_MAX_LINE_BYTES");
+    unsetenv("SENTEMBED_GZ_MAX_BYTES");
+    CHECK(input_max_line_bytes(&line, &err) == 0 && line == (size_t)64 << 20, "default line cap %zu", line);
+    CHECK(input_gz_max_bytes(1000, &gz, &err) == 0 && gz == (uint64_t)1 << 30, "a small .gz: %llu",
+          (unsigned long long)gz);
+    CHECK(input_gz_max_bytes(50ull << 20, &gz, &err) == 0 && gz == 5000ull << 20, "100x of 50 MiB: %llu",
+          (unsigned long long)gz);
+    const struct {
+        const char *value;
+        uint64_t want; /* 0: refused */
+    } values[] = {{"100", 100}, {"4K", 4096}, {"64M", 64ull << 20}, {"2G", 2ull << 30}, {"0", 0}, {"-5", 0},
+                  {"12x", 0}, {"1MB", 0}, {"M", 0}, {" 5", 0}, {"99999999999999999999", 0}, {"9999999999G", 0}};
+    for (size_t k = 0; k < sizeof values / sizeof *values; k++) {
+        setenv("SENTEMBED_MAX_LINE_BYTES", values[k].value, 1);
+        setenv("SENTEMBED_GZ_MAX_BYTES", values[k].value, 1);
+        err.msg[0] = '\0';
+        int rc = input_max_line_bytes(&line, &err);
+        if (values[k].want)
+            CHECK(rc == 0 && line == values[k].want, "'%s': %zu (%s)", values[k].value, line, err.msg);
+        else
+            CHECK(rc == -1 && strstr(err.msg, "environment variable SENTEMBED_MAX_LINE_BYTES: expected a positive "
+                                              "number of bytes") && strstr(err.msg, values[k].value),
+                  "'%s' accepted: %s", values[k].value, err.msg);
+        rc = input_gz_max_bytes(1000, &gz, &err);
+        CHECK(values[k].want ? rc == 0 && gz == values[k].want : rc == -1 && strstr(err.msg, "SENTEMBED_GZ_MAX_BYTES"),
+              "gz '%s': %llu (%s)", values[k].value, (unsigned long long)gz, err.msg);
+    }
+    unsetenv("SENTEMBED_MAX_LINE_BYTES");
+    unsetenv("SENTEMBED_GZ_MAX_BYTES");
+}
+
 int main(void)
 {
     test_utf8_roundtrip();
     test_utf8_ill_formed();
     test_utf8_repair_maximal_subparts();
     test_json();
+    test_out_of_memory_message();
+    test_input_limits();
     return check_summary("test_host");
 }

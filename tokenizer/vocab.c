@@ -160,7 +160,7 @@ static size_t trim_end(const char *s, size_t len)
     return len;
 }
 
-int vocab_load_txt(Vocab *v, const char *path, const char *prefix, SeError *err)
+static int load_txt(Vocab *v, const char *path, const char *prefix, SeError *err)
 {
     char *text;
     size_t len;
@@ -194,4 +194,13 @@ int vocab_load_txt(Vocab *v, const char *path, const char *prefix, SeError *err)
         return se_fail(err, "%s: empty vocabulary (expected one token per line)", path);
     }
     return 0;
+}
+
+int vocab_load_txt(Vocab *v, const char *path, const char *prefix, SeError *err)
+{
+    SeContext ctx;
+    se_context_push(&ctx, "building the vocabulary of", path, NULL);
+    int rc = load_txt(v, path, prefix, err);
+    se_context_pop(&ctx);
+    return rc;
 }

@@ -107,6 +107,8 @@ size_t plan_nominal_batches(const PlanSet *sets, int n_sets, const PlanConfig *c
 
 void plan_build(EpochPlan *p, const PlanSet *sets, int n_sets, const PlanConfig *c, long epoch)
 {
+    SeContext ctx;
+    se_context_push(&ctx, "building the batch plan of an epoch", NULL, NULL);
     memset(p, 0, sizeof *p);
     size_t total = 0, cap = 0;
     for (int d = 0; d < n_sets; d++)
@@ -166,6 +168,7 @@ void plan_build(EpochPlan *p, const PlanSet *sets, int n_sets, const PlanConfig 
         free(per[d].batches);
     free(per);
     free(taken);
+    se_context_pop(&ctx);
 }
 
 void plan_free(EpochPlan *p)

@@ -25,7 +25,10 @@ static const char USAGE[] =
     "  --utf8-errors=MODE     strict (default: invalid UTF-8 is an error naming the line) or replace\n"
     "  --timing               print the encode throughput as a JSON line on stderr (model loading,\n"
     "                         I/O and a warm-up on the first 64 sentences excluded), with the\n"
-    "                         seconds spent tokenizing, queuing the model and waiting for it\n";
+    "                         seconds spent tokenizing, queuing the model and waiting for it\n"
+    "\n"
+    "A line longer than SENTEMBED_MAX_LINE_BYTES (an environment variable; default 64M) is an\n"
+    "error naming the line.\n";
 
 static int ends_with(const char *s, const char *suffix)
 {
@@ -90,6 +93,8 @@ int cmd_encode(int argc, char **argv)
     SeError err;
     if (lines_read(&lines, stdin, "stdin", !strcmp(utf8_errors, "replace"), &err))
         se_die("%s", err.msg);
+    SeContext ctx;
+    se_context_push(&ctx, "embedding the lines of", "stdin", NULL);
     float *emb = se_xmalloc((lines.n ? lines.n : 1) * (size_t)m.out_dim * sizeof *emb);
     CliProgress progress = {0};
     if (timing) /* warm up as benchmarks/bench_encode_st.py warms its peer: the first 64 sentences */
@@ -98,6 +103,7 @@ int cmd_encode(int argc, char **argv)
     const double t0 = se_now_s();
     sm_encode(&m, lines.line, lines.len, lines.n, normalize, emb, timing ? NULL : cli_progress, &progress);
     const double t1 = se_now_s();
+    se_context_pop(&ctx);
     if (timing) {
         double s = t1 - t0;
         fprintf(stderr,

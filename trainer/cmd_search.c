@@ -20,7 +20,10 @@ static const char USAGE[] =
     "  --top-k K           hits per query (default 10)\n"
     "  --device D          cpu, cuda or auto (default auto)\n"
     "  --batch-size N      sentences per forward pass (default 32)\n"
-    "  --jsonl             one JSON object per query: {\"query\": i, \"hits\": [{\"corpus_id\", \"score\"}]}\n";
+    "  --jsonl             one JSON object per query: {\"query\": i, \"hits\": [{\"corpus_id\", \"score\"}]}\n"
+    "\n"
+    "A corpus or query line longer than SENTEMBED_MAX_LINE_BYTES (an environment variable;\n"
+    "default 64M) is an error naming the line.\n";
 
 static void print_json_string(const char *s)
 {
@@ -79,6 +82,8 @@ int cmd_search(int argc, char **argv)
     if (lines_read(&queries, stdin, "stdin", false, &err))
         se_die("%s", err.msg);
     int d = m.out_dim;
+    SeContext ctx;
+    se_context_push(&ctx, "embedding and searching the corpus", corpus_path, NULL);
     float *ce = se_xmalloc(corpus.n * (size_t)d * sizeof *ce);
     float *qe = se_xmalloc((queries.n ? queries.n : 1) * (size_t)d * sizeof *qe);
     CliProgress progress = {0};
@@ -86,6 +91,7 @@ int cmd_search(int argc, char **argv)
     sm_encode(&m, queries.line, queries.len, queries.n, false, qe, NULL, NULL);
     SearchHit *hits = se_xmalloc((queries.n ? queries.n : 1) * (size_t)top_k * sizeof *hits);
     semantic_search(qe, queries.n, ce, corpus.n, d, top_k, hits);
+    se_context_pop(&ctx);
     for (size_t q = 0; q < queries.n; q++) {
         const SearchHit *h = hits + q * (size_t)top_k;
         if (jsonl) {

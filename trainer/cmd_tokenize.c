@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/input_limits.h"
 #include "host/utf8.h"
 #include "tokenizer/tokenizer.h"
 #include "trainer/cli.h"
@@ -27,6 +28,9 @@ static const char USAGE[] =
     "  --utf8-errors=MODE   strict (default: invalid UTF-8 is an error naming the line)\n"
     "                       or replace (each invalid sequence becomes U+FFFD)\n"
     "  --threads N          worker threads (default: all cores)\n"
+    "\n"
+    "A line longer than SENTEMBED_MAX_LINE_BYTES (an environment variable; default 64M) is an\n"
+    "error naming the line.\n"
     "\n"
     "sentembed tokenize --shard OUT --model DIR --data SPEC: a pre-tokenized shard of a dataset\n"
     "for training (sentembed tokenize --shard --help).\n";
@@ -212,17 +216,24 @@ int cmd_tokenize(int argc, char **argv)
     char **lines = se_xmalloc(BATCH_LINES * sizeof *lines);
     size_t *lens = se_xmalloc(BATCH_LINES * sizeof *lens);
 
+    size_t max_line, line = 1; /* the first line of buf */
+    if (input_max_line_bytes(&max_line, &err))
+        se_die("%s", err.msg);
+    SeContext ctx;
+    se_context_push(&ctx, "tokenizing", "stdin", &line);
     /* buf[0..filled) holds unread input; complete lines are cut from the front. */
     size_t cap = READ_CHUNK, filled = 0;
     char *buf = se_xmalloc(cap);
-    bool eof = false;
+    bool eof = false, one_line = true; /* buf holds no '\n' */
     while (!eof || filled) {
         if (!eof) {
             if (filled == cap) {
                 cap *= 2;
                 buf = se_xrealloc(buf, cap);
             }
-            size_t got = fread(buf + filled, 1, cap - filled, stdin);
+            /* never more than one byte past the cap of a line without end (/dev/zero) */
+            size_t want = cap - filled, room = one_line ? max_line + 1 - filled : want;
+            size_t got = fread(buf + filled, 1, want < room ? want : room, stdin);
             filled += got;
             if (got == 0) {
                 if (ferror(stdin))
@@ -233,18 +244,27 @@ int cmd_tokenize(int argc, char **argv)
         size_t n = 0, pos = 0;
         while (n < BATCH_LINES && pos < filled) {
             char *nl = memchr(buf + pos, '\n', filled - pos);
+            size_t end = nl ? (size_t)(nl - buf) : filled;
+            if (end - pos > max_line) {
+                char limit[32];
+                se_format_bytes(limit, sizeof limit, (double)max_line);
+                se_die("stdin line %zu: longer than %s, the limit of a line (set SENTEMBED_MAX_LINE_BYTES for "
+                       "another)", line + n, limit);
+            }
             if (!nl && !eof)
                 break;
-            size_t end = nl ? (size_t)(nl - buf) : filled;
             lines[n] = buf + pos;
             lens[n++] = end - pos;
             pos = nl ? end + 1 : filled;
         }
         if (n)
             run_batch(&job, lines, lens, n);
+        line = job.line_no + 1;
+        one_line = n < BATCH_LINES; /* the cut stopped at a line without its '\n' */
         memmove(buf, buf + pos, filled - pos);
         filled -= pos;
     }
+    se_context_pop(&ctx);
     if (fflush(stdout))
         se_die("writing to stdout failed");
     free(buf);

@@ -22,18 +22,24 @@ static const char USAGE[] =
     "  --max-seq-length N   truncate to N ids with [CLS]/[SEP] (default 512); training may use\n"
     "                       any max_seq_length up to N and reads the same ids as from the text\n"
     "  --on-bad-row MODE    error (default) or skip (bad rows left out and counted)\n"
-    "  --threads N          tokenizer threads (default: all cores)\n";
+    "  --threads N          tokenizer threads (default: all cores)\n"
+    "\n"
+    "A record longer than SENTEMBED_MAX_LINE_BYTES (default 64M), or a .gz that decompresses to\n"
+    "more than SENTEMBED_GZ_MAX_BYTES (default 100x its size, at least 1G), is an error\n"
+    "(environment variables; README: Input limits).\n";
 
 int cmd_tokenize_shard(int argc, char **argv)
 {
     const char *out = NULL, *model = NULL, *vocab = NULL, *spec_text = NULL, *on_bad_row = "error";
     int max_seq_length = 512, threads = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *v;
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { /* also `tokenize --shard --help` */
             fputs(USAGE, stdout);
             return 0;
-        } else if ((v = cli_option_value(argc, argv, &i, "--shard"))) {
+        }
+    for (int i = 1; i < argc; i++) {
+        const char *v;
+        if ((v = cli_option_value(argc, argv, &i, "--shard"))) {
             out = v;
         } else if ((v = cli_option_value(argc, argv, &i, "--model"))) {
             model = v;

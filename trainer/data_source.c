@@ -8,9 +8,10 @@
 
 #include "host/gz_temp.h"
 #include "host/hash.h"
+#include "host/input_limits.h"
 #include "trainer/data_source.h"
 
-enum { READ_CHUNK = 1 << 20, MAX_RECORD = 64 << 20 };
+enum { READ_CHUNK = 1 << 20 };
 #define MAX_OFFSET (1ull << 48)
 
 static int open_file(DataSource *s, SeError *err)
@@ -130,7 +131,12 @@ static int index_file(DataSource *s, SeError *err)
 {
     const DataSpec *spec = s->spec;
     Indexer ix = {.s = s};
+    size_t max_record;
+    if (input_max_line_bytes(&max_record, err))
+        return -1;
     size_t cap = READ_CHUNK, filled = 0, pos = 0, line = 1;
+    SeContext ctx;
+    se_context_push(&ctx, "reading", s->name, &line);
     uint64_t base = 0; /* file offset of buf[0] */
     char *buf = se_xmalloc(cap);
     bool eof = false, bom_checked = false, header_done = !spec->header;
@@ -150,14 +156,19 @@ static int index_file(DataSource *s, SeError *err)
         if (st == RECORD_NEED_MORE) {
             memmove(buf, buf + pos, filled - pos);
             base += pos, filled -= pos, pos = 0;
-            if (filled >= MAX_RECORD) {
-                rc = se_fail(err, "%s:%zu: a record longer than %d MiB%s", s->name, line, MAX_RECORD >> 20,
+            if (filled > max_record) {
+                char limit[32];
+                se_format_bytes(limit, sizeof limit, (double)max_record);
+                rc = se_fail(err, "%s:%zu: a record longer than %s, the limit of a record%s (set "
+                             "SENTEMBED_MAX_LINE_BYTES for another)", s->name, line, limit,
                              spec->format == DATA_CSV ? " (a quote that is never closed?)" : "");
                 break;
             }
             if (filled == cap)
                 buf = se_xrealloc(buf, cap *= 2);
-            ssize_t got = read(s->fd, buf + filled, cap - filled);
+            /* never more than one byte past the cap of a record without end */
+            size_t want = cap - filled, room = max_record + 1 - filled;
+            ssize_t got = read(s->fd, buf + filled, want < room ? want : room);
             if (got < 0 && errno == EINTR)
                 continue;
             if (got < 0) {
@@ -214,6 +225,7 @@ static int index_file(DataSource *s, SeError *err)
         if (index_record(&ix, rec, f.len, base + (uint64_t)(rec - buf), rec_line, &row_err) && bad_row(s, &row_err, err))
             rc = -1;
     }
+    se_context_pop(&ctx);
     free(buf);
     if (ix.parser_ready)
         row_parser_free(&ix.parser);

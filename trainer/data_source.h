@@ -9,8 +9,9 @@
  *
  * Bad rows are errors (the first one stops the pass with its message), or, with
  * skip_bad_rows, are left out and counted. Blank lines are not rows. A UTF-8 BOM at the
- * start of the file is ignored. A record may be up to 64 MiB long (a CSV quote that is
- * never closed would otherwise take in the rest of the file). */
+ * start of the file is ignored. A record may be up to SENTEMBED_MAX_LINE_BYTES long
+ * (host/input_limits.h; 64 MiB by default): a CSV quote that is never closed, or a file
+ * without newlines, would otherwise take in the rest of the file. */
 #ifndef SENTEMBED_DATA_SOURCE_H
 #define SENTEMBED_DATA_SOURCE_H
 

@@ -137,8 +137,8 @@ int sm_load(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, i
     return sm_load_with(m, dir, ops, batch_size, max_seq_length, NULL, err);
 }
 
-int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length,
-                 const SmBuild *build, SeError *err)
+static int load_model(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length,
+                      const SmBuild *build, SeError *err)
 {
     static const SmBuild AS_SAVED = {.normalize = -1};
     if (!build)
@@ -219,6 +219,16 @@ int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_si
     return 0;
 fail:
     sm_free(m);
+    return rc;
+}
+
+int sm_load_with(SentenceModel *m, const char *dir, const Ops *ops, int batch_size, int max_seq_length,
+                 const SmBuild *build, SeError *err)
+{
+    SeContext ctx;
+    se_context_push(&ctx, "loading the model", dir, NULL);
+    int rc = load_model(m, dir, ops, batch_size, max_seq_length, build, err);
+    se_context_pop(&ctx);
     return rc;
 }
 

@@ -26,7 +26,9 @@ static int open_shard(TrainSet *set, const DataOptions *opt, SeError *err)
         for (size_t i = 0; i < set->n; i++)
             for (size_t c = 0; c < K; c++) {
                 size_t len;
-                const int32_t *ids = shard_sequence(s, i, (int)c, &len);
+                const int32_t *ids = shard_sequence(s, i, (int)c, &len, err);
+                if (!ids)
+                    return -1;
                 set->shard_hashes[i * K + c] = fnv1a64(FNV64_START, ids, len * sizeof *ids);
             }
     }
@@ -168,7 +170,8 @@ int data_batch_read(DataBatch *b, const TrainData *d, const EpochPlan *p, size_t
     if (set->is_shard) {
         for (int r = 0; r < rows; r++) {
             for (int c = 0; c < K; c++)
-                b->ids[c * rows + r] = shard_sequence(&set->shard, examples[r], c, &b->id_lens[c * rows + r]);
+                if (!(b->ids[c * rows + r] = shard_sequence(&set->shard, examples[r], c, &b->id_lens[c * rows + r], err)))
+                    return -1;
             b->labels[r] = set->shard.labels ? set->shard.labels[examples[r]] : 0;
             b->where[r] = (size_t)examples[r] + 1;
         }
