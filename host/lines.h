@@ -1,5 +1,6 @@
-/* All lines of a text stream in memory, split on '\n', checked to be UTF-8 (an error names
- * the line) or repaired (each invalid sequence becomes U+FFFD). */
+/* All lines of a text stream in memory, split on '\n', checked to be UTF-8 without NUL
+ * (utf8_text_prefix; an error names the line) or repaired (each invalid sequence and each
+ * NUL becomes U+FFFD). */
 #ifndef SENTEMBED_LINES_H
 #define SENTEMBED_LINES_H
 

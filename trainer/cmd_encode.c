@@ -22,7 +22,8 @@ static const char USAGE[] =
     "  --normalize            L2-normalize the embeddings (normalize_embeddings=True)\n"
     "  --output FILE          FILE.npy: float32 [N, D] NumPy array; FILE.jsonl or no --output:\n"
     "                         one JSON array per line (stdout without --output)\n"
-    "  --utf8-errors=MODE     strict (default: invalid UTF-8 is an error naming the line) or replace\n"
+    "  --utf8-errors=MODE     strict (default: invalid UTF-8 or a NUL is an error naming the line)\n"
+    "                         or replace (each invalid sequence and each NUL becomes U+FFFD)\n"
     "  --timing               print the encode throughput as a JSON line on stderr (model loading,\n"
     "                         I/O and a warm-up on the first 64 sentences excluded), with the\n"
     "                         seconds spent tokenizing, queuing the model and waiting for it\n";

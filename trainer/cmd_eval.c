@@ -43,9 +43,9 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     SeError err;
-    cJSON *spec = spec_text[0] == '@' ? json_parse_file(spec_text + 1, &err) : cJSON_Parse(spec_text);
+    cJSON *spec = json_parse_arg(spec_text, "--data", &err);
     if (!spec)
-        se_die("--data: %s", spec_text[0] == '@' ? err.msg : "not a JSON object (see --help)");
+        se_die("%s", err.msg);
     DataSpec ds;
     Dataset d;
     if (data_spec_parse(&ds, spec, "--data", "data", NULL, &err) || dataset_load(&d, &ds, &err))

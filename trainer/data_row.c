@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/json_util.h"
 #include "host/utf8.h"
 #include "trainer/data_row.h"
 
@@ -82,16 +83,13 @@ static int every_step(const DataColumn *col)
 
 static int parse_json(RowParser *p, const char *rec, size_t len, SeError *err)
 {
-    const char *end = NULL;
-    p->json = cJSON_ParseWithLengthOpts(rec, len, &end, 0);
+    JsonProblem why;
+    p->json = json_parse_strict(rec, len, &why);
+    if (!p->json && (why.kind == JSON_INVALID || why.kind == JSON_TRAILING_TEXT))
+        return se_fail(err, "%s:%zu: not a JSON object (%s at column %zu)", p->name, p->line, why.what,
+                       why.offset + 1);
     if (!p->json)
-        return se_fail(err, "%s:%zu: not a JSON object (invalid JSON at column %zu)", p->name, p->line,
-                       (size_t)(end && end >= rec ? end - rec : 0) + 1);
-    while (end < rec + len && (*end == ' ' || *end == '\t' || *end == '\r'))
-        end++;
-    if (end < rec + len)
-        return se_fail(err, "%s:%zu: not a JSON object (unexpected text after it at column %zu)", p->name, p->line,
-                       (size_t)(end - rec) + 1);
+        return se_fail(err, "%s:%zu: %s (column %zu)", p->name, p->line, why.what, why.offset + 1);
     if (!cJSON_IsObject(p->json))
         return se_fail(err, "%s:%zu: not a JSON object (%s)", p->name, p->line, json_type(p->json));
     /* [*] columns: their lists, paired by position */
@@ -141,6 +139,10 @@ int row_parse(RowParser *p, const char *rec, size_t len, size_t line, SeError *e
     p->json = NULL;
     if (p->spec->format == DATA_JSONL)
         return parse_json(p, rec, len, err);
+    const char *nul = memchr(rec, '\0', len);
+    if (nul) /* a C string would end there */
+        return se_fail(err, "%s:%zu: a NUL character (a zero byte), which no text may hold (byte %zu of the row)",
+                       p->name, p->line, (size_t)(nul - rec) + 1);
     if (p->spec->format == DATA_CSV && len > p->scratch_cap) {
         p->scratch_cap = len + len / 2 + 64;
         free(p->scratch);
