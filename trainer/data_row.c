@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,34 @@ static int check_text(const RowParser *p, int c, TextSpan t, SeError *err)
     return 0;
 }
 
+/* A label written as text: a finite decimal number, [+-]digits[.digits][e[+-]digits] with
+ * spaces around it allowed; strtod alone would also take hex (0x3), inf, nan and the
+ * overflow 1e999. */
+static bool decimal_number(const char *s, double *out)
+{
+    const char *p = s + strspn(s, " ");
+    const char *start = p;
+    p += *p == '+' || *p == '-';
+    size_t whole = strspn(p, "0123456789"), frac = 0;
+    p += whole;
+    if (*p == '.')
+        p++, frac = strspn(p, "0123456789"), p += frac;
+    if (whole + frac == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        p += *p == '+' || *p == '-';
+        size_t exp = strspn(p, "0123456789");
+        if (exp == 0)
+            return false;
+        p += exp;
+    }
+    if (p[strspn(p, " ")])
+        return false;
+    *out = strtod(start, NULL);
+    return isfinite(*out);
+}
+
 static int label_value(RowParser *p, TextSpan t, const cJSON *json, double *out, SeError *err)
 {
     const DataSpec *s = p->spec;
@@ -222,13 +251,10 @@ static int label_value(RowParser *p, TextSpan t, const cJSON *json, double *out,
         *out = v->valuedouble;
         return 0;
     }
-    char *end;
-    double v = strtod(buf, &end);
-    while (*end == ' ')
-        end++;
-    if (end == buf || *end || !isfinite(v) || t.len >= 255)
-        return se_fail(err, "%s:%zu: %s: expected a number as the label, got \"%.40s\"", p->name, p->line,
-                       describe(p, c, what, sizeof what), buf);
+    double v;
+    if (t.len >= 255 || !decimal_number(buf, &v))
+        return se_fail(err, "%s:%zu: %s: expected a number as the label (decimal, like 3, -0.5 or 2.5e-3), got "
+                       "\"%.40s\"", p->name, p->line, describe(p, c, what, sizeof what), buf);
     *out = v / s->label_scale; /* a huge label may overflow to inf here: training reports it (on_nan) */
     return 0;
 }

@@ -75,10 +75,11 @@ static int get_num(const cJSON *obj, const char *key, double *out, double dflt, 
     if (!v || cJSON_IsNull(v))
         return 0;
     if (cJSON_IsString(v))
-        return se_fail(err, "%s: key \"%s%s\": expected a number from %g to %g, got the string \"%.40s\"", path,
+        return se_fail(err, "%s: key \"%s%s\": expected a number from %.15g to %.15g, got the string \"%.40s\"", path,
                        prefix, key, lo, hi, v->valuestring);
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
-        return se_fail(err, "%s: key \"%s%s\": expected a number from %g to %g", path, prefix, key, lo, hi);
+        return se_fail(err, "%s: key \"%s%s\": expected a number from %.15g to %.15g", path, prefix, key, lo,
+                       hi);
     *out = v->valuedouble;
     return 0;
 }
@@ -165,7 +166,7 @@ static int load_model_build(TrainRecipe *r, const char *path, SeError *err)
         if (json_check_keys(dense, DENSE_KEYS, "dense.", path, err))
             return -1;
         double out;
-        if (get_num(dense, "out_features", &out, 0, 0, 1 << 20, path, "dense.", err))
+        if (get_num(dense, "out_features", &out, 0, 0, DENSE_MAX_FEATURES, path, "dense.", err))
             return -1;
         if (out == 0 || out != floor(out))
             return se_fail(err, "%s: key \"dense.out_features\": expected a positive integer", path);
