@@ -66,8 +66,8 @@ static size_t member_offset(const char *text, size_t len, int ordinal, int membe
         else if (ch == '"') {
             size_t start = i;
             i = string_end(text, len, i);
-            size_t j = i + 1;
-            while (j < len && is_space(text[j]))
+            size_t j = i + 1; /* cJSON skips every byte up to ' ' between tokens */
+            while (j < len && (unsigned char)text[j] <= ' ')
                 j++;
             if (depth == 0 && j < len && text[j] == ':' && keys++ == member)
                 return start;
