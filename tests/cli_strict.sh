@@ -93,6 +93,9 @@ expect "TSV: zero byte" 'bad.tsv:41: a NUL character (a zero byte), which no tex
 { echo 'score,a,b'; printf '1,"A zero X byte.",Text.\n' | tr X '\000'; printf '2,Fine.,Text.\n'; } > "$tmp/bad.csv"
 expect "CSV: zero byte" 'bad.csv:2: a NUL character (a zero byte), which no text may hold (byte 11 of the row)' \
     "$bin" train "$tmp/r.json" --set "data={\"path\": \"$tmp/bad.csv\", \"header\": true, \"columns\": [\"a\", \"b\"], \"label\": \"score\"}"
+{ printf 'score,a,bX\n' | tr X '\000'; printf '2,Fine.,Text.\n'; } > "$tmp/bad.csv"
+expect "CSV header: zero byte" 'bad.csv:1: a NUL character (a zero byte), which no text may hold (byte 10 of the header)' \
+    "$bin" train "$tmp/r.json" --set "data={\"path\": \"$tmp/bad.csv\", \"header\": true, \"columns\": [\"a\", \"b\"], \"label\": \"score\"}"
 
 # plain text on stdin (encode, tokenize, search): an error naming the line, or U+FFFD with
 # --utf8-errors=replace, which the tokenizer drops as it drops NUL: the ids of the text
