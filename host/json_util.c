@@ -9,16 +9,16 @@
  * a two-byte escape, so an escaped backslash before "u0000" is not one). len when none. */
 static size_t nul_offset(const char *text, size_t len)
 {
-    for (size_t i = 0; i < len; i++) {
-        if (text[i] == '\0')
+    const char *zero = memchr(text, '\0', len);
+    const size_t end = zero ? (size_t)(zero - text) : len;
+    for (const char *p = memchr(text, '\\', end); p;) {
+        size_t i = (size_t)(p - text);
+        if (i + 6 <= end && !memcmp(p + 1, "u0000", 5))
             return i;
-        if (text[i] == '\\' && i + 1 < len) {
-            if (text[i + 1] == 'u' && i + 6 <= len && !memcmp(text + i + 2, "0000", 4))
-                return i;
-            i++;
-        }
+        i += 2;
+        p = i < end ? memchr(text + i, '\\', end - i) : NULL;
     }
-    return len;
+    return end;
 }
 
 typedef struct {
@@ -76,27 +76,34 @@ static size_t member_offset(const char *text, size_t len, int ordinal, int membe
     return len;
 }
 
+/* The members and elements from the root down to where the search is. */
+typedef struct Step {
+    const struct Step *up;
+    const char *key; /* NULL: element `index` of an array */
+    int index;
+} Step;
+
 typedef struct {
     const char *text;
     size_t len;
     int objects; /* objects visited so far, in document order */
-    char *path;
+    char *path;  /* of the duplicate, formatted where it is found (the steps are on the stack) */
     size_t cap;
     size_t *offset;
 } DupSearch;
 
-/* path[at..]: ".key" (or "key" at the root) for a member, "[index]" for an element. */
-static void path_append(char *path, size_t cap, size_t at, const char *key, int index)
+/* "a.b[2].c" for the steps down to s. */
+static size_t path_format(const Step *s, char *path, size_t cap)
 {
+    size_t at = s->up ? path_format(s->up, path, cap) : 0;
     if (at + 1 >= cap)
-        return;
-    if (key)
-        snprintf(path + at, cap - at, at ? ".%s" : "%s", key);
-    else
-        snprintf(path + at, cap - at, "[%d]", index);
+        return at;
+    int n = s->key ? snprintf(path + at, cap - at, at ? ".%s" : "%s", s->key)
+                   : snprintf(path + at, cap - at, "[%d]", s->index);
+    return at + (size_t)n < cap ? at + (size_t)n : cap - 1;
 }
 
-static int find_duplicate(DupSearch *s, const cJSON *v, size_t at)
+static int find_duplicate(DupSearch *s, const cJSON *v, const Step *up)
 {
     if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
         return 0;
@@ -104,9 +111,17 @@ static int find_duplicate(DupSearch *s, const cJSON *v, size_t at)
     int n = 0;
     for (const cJSON *e = v->child; e; e = e->next)
         n++;
-    /* repeated[i]: member i has the key of an earlier member */
-    bool *repeated = NULL;
-    if (ordinal >= 0 && n > 1) {
+    /* repeated[i]: member i has the key of an earlier member; small objects (JSONL rows,
+     * recipes) compare every pair on the stack, large ones sort */
+    enum { SMALL = 16 };
+    bool small[SMALL] = {false}, *repeated = NULL;
+    if (ordinal >= 0 && n > 1 && n <= SMALL) {
+        repeated = small;
+        int j = 0;
+        for (const cJSON *b = v->child; b; b = b->next, j++)
+            for (const cJSON *a = v->child; a != b && !repeated[j]; a = a->next)
+                repeated[j] = !strcmp(a->string, b->string);
+    } else if (ordinal >= 0 && n > SMALL) {
         KeyAt *keys = se_xmalloc((size_t)n * sizeof *keys);
         repeated = se_xcalloc((size_t)n, sizeof *repeated);
         int i = 0;
@@ -120,15 +135,17 @@ static int find_duplicate(DupSearch *s, const cJSON *v, size_t at)
     }
     int i = 0, found = 0;
     for (const cJSON *e = v->child; e && !found; e = e->next, i++) {
-        path_append(s->path, s->cap, at, ordinal >= 0 ? e->string : NULL, i);
+        const Step here = {up, ordinal >= 0 ? e->string : NULL, i};
         if (repeated && repeated[i]) {
             *s->offset = member_offset(s->text, s->len, ordinal, i);
+            path_format(&here, s->path, s->cap);
             found = 1;
         } else {
-            found = find_duplicate(s, e, strlen(s->path));
+            found = find_duplicate(s, e, &here);
         }
     }
-    free(repeated);
+    if (repeated != small)
+        free(repeated);
     return found;
 }
 
@@ -137,7 +154,7 @@ int json_find_duplicate_key(const cJSON *root, const char *text, size_t len, cha
 {
     path[0] = '\0';
     DupSearch s = {text, len, 0, path, cap, offset};
-    return find_duplicate(&s, root, 0);
+    return find_duplicate(&s, root, NULL);
 }
 
 cJSON *json_parse_strict(const char *text, size_t len, JsonProblem *why)
