@@ -51,10 +51,10 @@ int main(int argc, char **argv)
         threads = omp_get_max_threads();
     SeError err;
     Tokenizer tok;
-    cJSON *json = cJSON_Parse(spec_text);
+    cJSON *json = json_parse_arg(spec_text, "--data", &err);
     DataSpec spec;
     if (!json || tok_load_dir(&tok, model, &err) || data_spec_parse(&spec, json, "--data", "data", NULL, &err))
-        se_die("%s", json ? err.msg : "--data: not JSON");
+        se_die("%s", err.msg);
     TrainData data;
     const DataOptions opt = {0};
     double t0 = se_now_s();

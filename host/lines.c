@@ -67,10 +67,11 @@ int lines_read(Lines *l, FILE *in, const char *name, bool repair_utf8, SeError *
     for (size_t k = 0; k < n; k++) {
         const char *nl = memchr(raw + pos, '\n', len - pos);
         size_t end = nl ? (size_t)(nl - raw) : len, m = end - pos;
-        size_t ok = utf8_valid_prefix((const uint8_t *)raw + pos, m);
+        size_t ok = utf8_text_prefix((const uint8_t *)raw + pos, m);
         if (ok < m && !repair_utf8) {
-            se_fail(err, "%s line %zu: invalid UTF-8 (byte 0x%02X at byte %zu of the line)", name, k + 1,
-                    (unsigned char)raw[pos + ok], ok + 1);
+            char why[160];
+            se_fail(err, "%s line %zu: %s", name, k + 1,
+                    utf8_text_problem((const uint8_t *)raw + pos, ok, "line", why, sizeof why));
             se_context_pop(&ctx);
             free(raw);
             lines_free(l);

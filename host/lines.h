@@ -1,7 +1,7 @@
-/* All lines of a text stream in memory, split on '\n', checked to be UTF-8 (an error names
- * the line) or repaired (each invalid sequence becomes U+FFFD). A line longer than
- * SENTEMBED_MAX_LINE_BYTES (host/input_limits.h) is an error naming it, found before
- * more than that is read past the line's start. */
+/* All lines of a text stream in memory, split on '\n', checked to be UTF-8 without NUL
+ * (utf8_text_prefix; an error names the line) or repaired (each invalid sequence and each
+ * NUL becomes U+FFFD). A line longer than SENTEMBED_MAX_LINE_BYTES (host/input_limits.h)
+ * is an error naming it, found before more than that is read past the line's start. */
 #ifndef SENTEMBED_LINES_H
 #define SENTEMBED_LINES_H
 

@@ -49,7 +49,8 @@ size_t st_numel(const StTensor *t);
 const char *st_dtype_name(StDtype dtype);
 size_t st_dtype_size(StDtype dtype);
 /* Converts F32/F16/BF16 into fp32 (exactly); fails, naming the file and tensor, when the
- * tensor's element count is not count or its dtype is not one of those three. */
+ * tensor's element count is not count, its dtype is not one of those three, or an element
+ * is NaN or infinite (such weights would turn every embedding into NaN without a word). */
 int st_read_f32(const StFile *f, const StTensor *t, float *out, size_t count, SeError *err);
 void st_close(StFile *f);
 

@@ -1,3 +1,4 @@
+#include <stdio.h>
 #include <string.h>
 
 #include "host/utf8.h"
@@ -56,11 +57,27 @@ size_t utf8_valid_prefix(const uint8_t *s, size_t n)
     return n;
 }
 
+size_t utf8_text_prefix(const uint8_t *s, size_t n)
+{
+    const uint8_t *nul = memchr(s, 0, n);
+    return utf8_valid_prefix(s, nul ? (size_t)(nul - s) : n);
+}
+
+const char *utf8_text_problem(const uint8_t *s, size_t at, const char *unit, char *buf, size_t cap)
+{
+    if (s[at] == 0)
+        snprintf(buf, cap, "a NUL character (a zero byte) at byte %zu of the %s, which no text may hold", at + 1,
+                 unit);
+    else
+        snprintf(buf, cap, "invalid UTF-8 (byte 0x%02X at byte %zu of the %s)", s[at], at + 1, unit);
+    return buf;
+}
+
 size_t utf8_repair(const uint8_t *s, size_t n, uint8_t *out)
 {
     size_t i = 0, o = 0;
     while (i < n) {
-        size_t bad = 0, len = sequence_length(s + i, n - i, &bad);
+        size_t bad = 1, len = s[i] ? sequence_length(s + i, n - i, &bad) : 0;
         if (len) {
             memcpy(out + o, s + i, len);
             o += len;

@@ -13,8 +13,19 @@
 /* Length of the longest well-formed prefix of s[0..n): n when all of it is valid. */
 size_t utf8_valid_prefix(const uint8_t *s, size_t n);
 
-/* Writes s with every maximal ill-formed subpart replaced by U+FFFD into out, which must
- * hold 3*n bytes; returns the bytes written. */
+/* Text as every reader of user text takes it: well-formed UTF-8 without a NUL (U+0000),
+ * which a C string (and every JSON string cJSON decodes) would end at, cutting the text
+ * short. The length of the longest such prefix of s[0..n). */
+size_t utf8_text_prefix(const uint8_t *s, size_t n);
+
+/* What is wrong at s[at] (at < n, from utf8_text_prefix), for a message: "a NUL character
+ * (a zero byte) at byte 3 of the line, which no text may hold" or "invalid UTF-8 (byte
+ * 0xE9 at byte 3 of the line)"; unit is "line" or "text". Returns buf. */
+const char *utf8_text_problem(const uint8_t *s, size_t at, const char *unit, char *buf, size_t cap);
+
+/* Writes s with every maximal ill-formed subpart, and every NUL, replaced by U+FFFD into
+ * out, which must hold 3*n bytes; returns the bytes written. (BERT's tokenizer drops both
+ * U+FFFD and NUL, so repaired text tokenizes as the reference tokenizes the raw bytes.) */
 size_t utf8_repair(const uint8_t *s, size_t n, uint8_t *out);
 
 /* Decodes the code point at s[*i] of a string known to be valid and advances *i. */

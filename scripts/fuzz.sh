@@ -6,6 +6,8 @@
 #   data         the JSONL/CSV/TSV readers: index + read back every example (seeds: STS-B, SNLI)
 #   recipe       the training recipe loader (seeds: configs/*.json and multi-dataset recipes)
 #   shard        the pre-tokenized shard reader (seeds: shards made from SNLI)
+#   json         the strict JSON parser (duplicate keys, NUL, text after the value) and the
+#                --set value reader (seeds: configs/*.json, the test model's JSON files)
 # Findings (crash-*, leak-*, timeout-*) land in BUILD/findings/; the build is build-fuzz
 # unless SENTEMBED_FUZZ_BUILD names another directory.
 set -euo pipefail
@@ -15,13 +17,14 @@ target=${2:-tokenizer}
 data=${SENTEMBED_DATA:-../shared/data}
 build=${SENTEMBED_FUZZ_BUILD:-build-fuzz}
 case $target in
-tokenizer | safetensors | data | recipe | shard) ;;
-*) echo "fuzz.sh: unknown target '$target' (tokenizer, safetensors, data, recipe or shard)" >&2; exit 2 ;;
+tokenizer | safetensors | data | recipe | shard | json) ;;
+*) echo "fuzz.sh: unknown target '$target' (tokenizer, safetensors, data, recipe, shard or json)" >&2; exit 2 ;;
 esac
 scripts/install_deps.sh clang libclang-rt-14-dev libomp-dev
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSENTEMBED_FUZZ=ON -DSENTEMBED_CUDA=OFF > /dev/null
 binary=fuzz_$target
 [ "$target" = data ] && binary=fuzz_data_reader
+[ "$target" = json ] && binary=fuzz_json_strict
 targets=("$binary")
 [ "$target" = shard ] && targets+=(sentembed) # makes the seed shards
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
@@ -72,6 +75,11 @@ recipe)
  "batch_sampler": "no_duplicates", "drop_last": true, "on_bad_row": "skip",
  "data": [{"path": "a.jsonl.gz", "columns": ["set.query", "set.pos[*]"]}, {"shard": "b.shard"}],
  "eval": {"path": "e.tsv", "columns": [0, 1], "label": 2, "label_scale": 5, "every": 10}}' | seed multi
+    ;;
+json)
+    for f in configs/*.json tests/fixtures/encoder/tiny-bert/*.json; do cp "$f" "$corpus/seed-$(basename "$f")"; done
+    printf '%s' '{"a": {"b": 1, "c": [{"d": "\u0000"}, {"e": 1, "e": 2}]}, "a": 3} x' | seed tricky
+    printf '%s' 'nullrun' | seed bare
     ;;
 shard)
     model=tests/fixtures/encoder/tiny-bert

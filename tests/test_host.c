@@ -1,5 +1,6 @@
-/* host/: UTF-8 validation and repair, JSON helpers, file helpers, the input caps and the
- * out-of-memory message. */
+/* host/: UTF-8 validation and repair, JSON helpers (the strict parser too), file helpers,
+ * the input caps and the out-of-memory message. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -201,6 +202,84 @@ static void test_input_limits(void)
     }
     unsetenv("SENTEMBED_MAX_LINE_BYTES");
     unsetenv("SENTEMBED_GZ_MAX_BYTES");
+/* json_parse_strict: what cJSON alone takes and silently misreads is refused, with the
+ * kind and the byte offset of the problem. */
+static void expect_strict(const char *text, size_t len, JsonProblemKind kind, size_t offset, const char *phrase)
+{
+    JsonProblem why;
+    cJSON *root = json_parse_strict(text, len, &why);
+    CHECK(root == NULL && why.kind == kind && why.offset == offset && strstr(why.what, phrase),
+          "%.40s: kind %d, offset %zu, \"%s\"", text, (int)why.kind, why.offset, why.what);
+    cJSON_Delete(root);
+}
+
+static void test_json_strict(void)
+{
+    JsonProblem why;
+    static const char *GOOD[] = {" {\"a\": [1, {\"a\": 2}], \"b\": {\"a\": 3}} \r\n", "\"x\\\\u0000\"", "null",
+                                 "[{\"k\": 1}, {\"k\": 2}]", "{\"\": 1, \"a\": {\"\": 2}}"};
+    for (size_t k = 0; k < sizeof GOOD / sizeof *GOOD; k++) {
+        cJSON *root = json_parse_strict(GOOD[k], strlen(GOOD[k]), &why);
+        CHECK(root != NULL, "%s refused: %s", GOOD[k], why.what);
+        cJSON_Delete(root);
+    }
+    expect_strict("{\"a\": 1} x", 10, JSON_TRAILING_TEXT, 9, "unexpected text after");
+    expect_strict("nullrun", 7, JSON_TRAILING_TEXT, 4, "unexpected text after");
+    expect_strict("2k", 2, JSON_TRAILING_TEXT, 1, "unexpected text after");
+    expect_strict("{\"a\": 1,}", 9, JSON_INVALID, 8, "invalid JSON");
+    expect_strict("{\"a\": \"x\\u0000y\"}", 17, JSON_NUL, 8, "\\u0000");
+    expect_strict("{\"a\": \"x\0y\"}", 12, JSON_NUL, 8, "a zero byte");
+    expect_strict("{\"a\": 1, \"b\": 2, \"a\": 3}", 24, JSON_DUPLICATE_KEY, 17, "duplicate key \"a\"");
+    /* the first duplicate in document order, named by its path from the root */
+    const char *nested = "{\"x\": [{\"q\": 1}, {\"r\": {\"s\": 1, \"s\": 2}, \"r\": 0}], \"x\": 2}";
+    expect_strict(nested, strlen(nested), JSON_DUPLICATE_KEY, 32, "duplicate key \"x[1].r.s\"");
+    /* keys that differ only by escapes are the same key */
+    expect_strict("{\"ab\": 1, \"a\\u0062\": 2}", 23, JSON_DUPLICATE_KEY, 10, "duplicate key \"ab\"");
+    /* braces and quotes inside strings do not shift the position */
+    const char *tricky = "{\"t\": \"{\\\"a\\\": {\", \"u\": {\"v\": 1, \"v\": 2}}";
+    expect_strict(tricky, strlen(tricky), JSON_DUPLICATE_KEY, 33, "duplicate key \"u.v\"");
+
+    /* a large object (tokenizer.json's vocabulary): unique keys pass, one repeat is found */
+    size_t cap = 40000 * 24, o = 0;
+    char *big = malloc(cap);
+    o += (size_t)snprintf(big + o, cap - o, "{");
+    for (int k = 0; k < 40000; k++)
+        o += (size_t)snprintf(big + o, cap - o, "%s\"tok%d\": %d", k ? ", " : "", k, k);
+    snprintf(big + o, cap - o, "}");
+    cJSON *root = json_parse_strict(big, strlen(big), &why);
+    CHECK(root != NULL, "40000 unique keys refused: %s", why.what);
+    cJSON_Delete(root);
+    char *at = strstr(big, "\"tok39999\"");
+    memcpy(at, "\"tok12345\"", 10);
+    expect_strict(big, strlen(big), JSON_DUPLICATE_KEY, (size_t)(at - big), "duplicate key \"tok12345\"");
+    free(big);
+
+    FILE *f = tmpfile();
+    json_fprint_number(f, "%.3f", 0.5);
+    fputc(' ', f);
+    json_fprint_number(f, "%.3f", NAN);
+    fputc(' ', f);
+    json_fprint_number(f, "%.3f", -INFINITY);
+    rewind(f);
+    char line[64] = "";
+    CHECK(fgets(line, sizeof line, f) && !strcmp(line, "0.500 null null"), "json_fprint_number wrote \"%s\"", line);
+    fclose(f);
+}
+
+/* NUL is not text: utf8_text_prefix stops at it, utf8_repair replaces it. */
+static void test_utf8_text(void)
+{
+    const uint8_t s[] = {'a', 'b', 0, 'c'}, bad[] = {'a', 0xE9, 0};
+    char why[128];
+    CHECK(utf8_text_prefix(s, 4) == 2 && utf8_valid_prefix(s, 4) == 4, "NUL stops text");
+    CHECK(utf8_text_prefix(bad, 3) == 1, "invalid byte before the NUL");
+    CHECK(strstr(utf8_text_problem(s, 2, "line", why, sizeof why), "a NUL character (a zero byte) at byte 3 of the line"),
+          "%s", why);
+    CHECK(strstr(utf8_text_problem(bad, 1, "text", why, sizeof why), "invalid UTF-8 (byte 0xE9 at byte 2 of the text)"),
+          "%s", why);
+    uint8_t out[12];
+    size_t n = utf8_repair(s, 4, out);
+    CHECK(n == 6 && !memcmp(out, "ab\xEF\xBF\xBD" "c", 6), "NUL repaired to U+FFFD (%zu bytes)", n);
 }
 
 int main(void)
@@ -211,5 +290,7 @@ int main(void)
     test_json();
     test_out_of_memory_message();
     test_input_limits();
+    test_json_strict();
+    test_utf8_text();
     return check_summary("test_host");
 }

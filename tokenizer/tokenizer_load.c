@@ -275,13 +275,18 @@ static int load_tokenizer_config(Tokenizer *t, const char *path, SeError *err)
     int rc = -1;
     TokNormalizer nz = t->norm;
     bool strip = false;
-    int has_strip;
+    int has_strip, has_max;
     const cJSON *sv = cJSON_GetObjectItemCaseSensitive(root, "strip_accents");
     if (json_opt_bool(root, "do_lower_case", &nz.lowercase, path, err) < 0 ||
         json_opt_bool(root, "tokenize_chinese_chars", &nz.handle_chinese_chars, path, err) < 0 ||
         (has_strip = json_opt_bool(root, "strip_accents", &strip, path, err)) < 0 ||
-        json_opt_int(root, "model_max_length", &t->model_max_length, path, err) < 0)
+        (has_max = json_opt_int(root, "model_max_length", &t->model_max_length, path, err)) < 0)
         goto done;
+    if (has_max && t->model_max_length <= 0) {
+        se_fail(err, "%s: key \"model_max_length\": expected a positive integer, got %lld", path,
+                t->model_max_length);
+        goto done;
+    }
     if (has_strip)
         nz.strip_accents = strip;
     else if (sv && cJSON_IsNull(sv))

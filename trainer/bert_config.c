@@ -1,10 +1,12 @@
-#include <limits.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "host/json_util.h"
 #include "trainer/bert_config.h"
 
-static int get_dim(const cJSON *root, const char *key, int *out, long long dflt, const char *path, SeError *err)
+/* dflt < 0: the key is required. */
+static int get_dim(const cJSON *root, const char *key, int *out, long long dflt, long long max, const char *path,
+                   SeError *err)
 {
     long long v = dflt;
     int rc = json_opt_int(root, key, &v, path, err);
@@ -12,8 +14,11 @@ static int get_dim(const cJSON *root, const char *key, int *out, long long dflt,
         return -1;
     if (rc == 0 && dflt < 0)
         return se_fail(err, "%s: missing key \"%s\" (a positive integer)", path, key);
-    if (v <= 0 || v > INT_MAX / 4)
+    if (v <= 0)
         return se_fail(err, "%s: key \"%s\": expected a positive integer, got %lld", path, key, v);
+    if (v > max)
+        return se_fail(err, "%s: key \"%s\": %lld is more than sentembed supports (at most %lld)", path, key, v,
+                       max);
     *out = (int)v;
     return 0;
 }
@@ -61,13 +66,21 @@ int bert_config_load(BertConfig *c, const char *path, SeError *err)
                 pos_type);
         goto done;
     }
-    if (get_dim(root, "vocab_size", &c->vocab_size, -1, path, err) ||
-        get_dim(root, "hidden_size", &c->hidden_size, -1, path, err) ||
-        get_dim(root, "num_hidden_layers", &c->num_layers, -1, path, err) ||
-        get_dim(root, "num_attention_heads", &c->num_heads, -1, path, err) ||
-        get_dim(root, "intermediate_size", &c->intermediate_size, -1, path, err) ||
-        get_dim(root, "max_position_embeddings", &c->max_position_embeddings, 512, path, err) ||
-        get_dim(root, "type_vocab_size", &c->type_vocab_size, 2, path, err) ||
+    bool decoder = false;
+    if (json_opt_bool(root, "is_decoder", &decoder, path, err) < 0)
+        goto done;
+    if (decoder) {
+        se_fail(err, "%s: key \"is_decoder\": true is not supported (a decoder attends only to earlier tokens; "
+                "sentembed's encoder attends both ways, so its embeddings would differ)", path);
+        goto done;
+    }
+    if (get_dim(root, "vocab_size", &c->vocab_size, -1, BERT_MAX_VOCAB, path, err) ||
+        get_dim(root, "hidden_size", &c->hidden_size, -1, BERT_MAX_HIDDEN, path, err) ||
+        get_dim(root, "num_hidden_layers", &c->num_layers, -1, BERT_MAX_LAYERS, path, err) ||
+        get_dim(root, "num_attention_heads", &c->num_heads, -1, BERT_MAX_HEADS, path, err) ||
+        get_dim(root, "intermediate_size", &c->intermediate_size, -1, BERT_MAX_INTERMEDIATE, path, err) ||
+        get_dim(root, "max_position_embeddings", &c->max_position_embeddings, 512, BERT_MAX_POSITIONS, path, err) ||
+        get_dim(root, "type_vocab_size", &c->type_vocab_size, 2, BERT_MAX_TYPES, path, err) ||
         get_prob(root, "hidden_dropout_prob", &c->hidden_dropout_prob, path, err) ||
         get_prob(root, "attention_probs_dropout_prob", &c->attention_probs_dropout_prob, path, err))
         goto done;

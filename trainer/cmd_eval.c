@@ -14,7 +14,8 @@ static const char USAGE[] =
     "SPEC is a JSON object (or @FILE holding one), as \"data\" in a training recipe:\n"
     "  {\"path\": \"sts-dev.csv\", \"format\": \"tsv\", \"columns\": [5, 6], \"label\": 4, \"label_scale\": 5}\n"
     "Two text columns and a label: Pearson and Spearman correlation of the cosine similarity\n"
-    "with the gold scores. Three text columns: triplet accuracy, cos(a, p) > cos(a, n).\n";
+    "with the gold scores; null, with \"undefined\" saying why, when either side is constant\n"
+    "(all gold scores equal, say). Three text columns: triplet accuracy, cos(a, p) > cos(a, n).\n";
 
 int cmd_eval(int argc, char **argv)
 {
@@ -43,9 +44,9 @@ int cmd_eval(int argc, char **argv)
         return 2;
     }
     SeError err;
-    cJSON *spec = spec_text[0] == '@' ? json_parse_file(spec_text + 1, &err) : cJSON_Parse(spec_text);
+    cJSON *spec = json_parse_arg(spec_text, "--data", &err);
     if (!spec)
-        se_die("--data: %s", spec_text[0] == '@' ? err.msg : "not a JSON object (see --help)");
+        se_die("%s", err.msg);
     DataSpec ds;
     Dataset d;
     if (data_spec_parse(&ds, spec, "--data", "data", NULL, &err) || dataset_load(&d, &ds, &err))
@@ -55,10 +56,21 @@ int cmd_eval(int argc, char **argv)
     EvalResult r;
     if (evaluate(&m, &d, &r, &err))
         se_die("%s", err.msg);
-    if (d.n_columns == 2)
-        printf("{\"pairs\": %zu, \"pearson_cosine\": %.6f, \"spearman_cosine\": %.6f}\n", r.n, r.pearson, r.spearman);
-    else
-        printf("{\"triplets\": %zu, \"accuracy_cosine\": %.6f}\n", r.n, r.accuracy);
+    if (d.n_columns == 2) {
+        printf("{\"pairs\": %zu, \"pearson_cosine\": ", r.n);
+        json_fprint_number(stdout, "%.6f", r.pearson);
+        printf(", \"spearman_cosine\": ");
+        json_fprint_number(stdout, "%.6f", r.spearman);
+        if (r.undefined) {
+            fprintf(stderr, "sentembed eval: warning: the correlations are undefined (null): %s\n", r.undefined);
+            printf(", \"undefined\": \"%s\"", r.undefined);
+        }
+        printf("}\n");
+    } else {
+        printf("{\"triplets\": %zu, \"accuracy_cosine\": ", r.n);
+        json_fprint_number(stdout, "%.6f", r.accuracy);
+        printf("}\n");
+    }
     sm_free(&m);
     dataset_free(&d);
     data_spec_free(&ds);

@@ -25,8 +25,8 @@ static const char USAGE[] =
     "  --pair               each line is TEXT_A<TAB>TEXT_B (split at the first TAB)\n"
     "  --tokens             print WordPiece strings instead of ids\n"
     "  --type-ids           print token type ids instead of ids\n"
-    "  --utf8-errors=MODE   strict (default: invalid UTF-8 is an error naming the line)\n"
-    "                       or replace (each invalid sequence becomes U+FFFD)\n"
+    "  --utf8-errors=MODE   strict (default: invalid UTF-8 or a NUL is an error naming the line)\n"
+    "                       or replace (each invalid sequence and each NUL becomes U+FFFD)\n"
     "  --threads N          worker threads (default: all cores)\n"
     "\n"
     "A line longer than SENTEMBED_MAX_LINE_BYTES (an environment variable; default 64M) is an\n"
@@ -88,12 +88,13 @@ static void run_batch(TokenizeJob *job, char **lines, size_t *lens, size_t n)
      * batch is written. */
     size_t repaired_need = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t ok = utf8_valid_prefix((const uint8_t *)lines[i], lens[i]);
+        size_t ok = utf8_text_prefix((const uint8_t *)lines[i], lens[i]);
         if (ok < lens[i]) {
+            char why[160];
             if (!job->replace)
-                se_die("stdin line %zu: invalid UTF-8 (byte 0x%02X at byte %zu of the line); "
-                       "pass --utf8-errors=replace to replace invalid sequences with U+FFFD",
-                       job->line_no + i + 1, (unsigned char)lines[i][ok], ok + 1);
+                se_die("stdin line %zu: %s; pass --utf8-errors=replace to replace invalid sequences and NULs with "
+                       "U+FFFD", job->line_no + i + 1,
+                       utf8_text_problem((const uint8_t *)lines[i], ok, "line", why, sizeof why));
             repaired_need += 3 * lens[i];
         }
     }
@@ -103,7 +104,7 @@ static void run_batch(TokenizeJob *job, char **lines, size_t *lens, size_t n)
     }
     size_t used = 0;
     for (size_t i = 0; i < n && repaired_need; i++) {
-        if (utf8_valid_prefix((const uint8_t *)lines[i], lens[i]) < lens[i]) {
+        if (utf8_text_prefix((const uint8_t *)lines[i], lens[i]) < lens[i]) {
             size_t m = utf8_repair((const uint8_t *)lines[i], lens[i], job->repaired + used);
             lines[i] = (char *)job->repaired + used;
             lens[i] = m;

@@ -67,9 +67,9 @@ int cmd_tokenize_shard(int argc, char **argv)
         se_die("option --on-bad-row: expected error or skip, got '%s'", on_bad_row);
     SeError err;
     const char *where = spec_text[0] == '@' ? spec_text + 1 : "--data";
-    cJSON *json = spec_text[0] == '@' ? json_parse_file(spec_text + 1, &err) : cJSON_Parse(spec_text);
+    cJSON *json = json_parse_arg(spec_text, "--data", &err);
     if (!json)
-        se_die("--data: %s", spec_text[0] == '@' ? err.msg : "not a JSON object (see --help)");
+        se_die("%s", err.msg);
     DataSpec spec;
     if (data_spec_parse(&spec, json, where, "data", NULL, &err))
         se_die("%s", err.msg);

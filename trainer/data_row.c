@@ -1,8 +1,10 @@
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "host/json_util.h"
 #include "host/utf8.h"
 #include "trainer/data_row.h"
 
@@ -82,16 +84,13 @@ static int every_step(const DataColumn *col)
 
 static int parse_json(RowParser *p, const char *rec, size_t len, SeError *err)
 {
-    const char *end = NULL;
-    p->json = cJSON_ParseWithLengthOpts(rec, len, &end, 0);
+    JsonProblem why;
+    p->json = json_parse_strict(rec, len, &why);
+    if (!p->json && (why.kind == JSON_INVALID || why.kind == JSON_TRAILING_TEXT))
+        return se_fail(err, "%s:%zu: not a JSON object (%s at column %zu)", p->name, p->line, why.what,
+                       why.offset + 1);
     if (!p->json)
-        return se_fail(err, "%s:%zu: not a JSON object (invalid JSON at column %zu)", p->name, p->line,
-                       (size_t)(end && end >= rec ? end - rec : 0) + 1);
-    while (end < rec + len && (*end == ' ' || *end == '\t' || *end == '\r'))
-        end++;
-    if (end < rec + len)
-        return se_fail(err, "%s:%zu: not a JSON object (unexpected text after it at column %zu)", p->name, p->line,
-                       (size_t)(end - rec) + 1);
+        return se_fail(err, "%s:%zu: %s (column %zu)", p->name, p->line, why.what, why.offset + 1);
     if (!cJSON_IsObject(p->json))
         return se_fail(err, "%s:%zu: not a JSON object (%s)", p->name, p->line, json_type(p->json));
     /* [*] columns: their lists, paired by position */
@@ -141,6 +140,10 @@ int row_parse(RowParser *p, const char *rec, size_t len, size_t line, SeError *e
     p->json = NULL;
     if (p->spec->format == DATA_JSONL)
         return parse_json(p, rec, len, err);
+    const char *nul = memchr(rec, '\0', len);
+    if (nul) /* a C string would end there */
+        return se_fail(err, "%s:%zu: a NUL character (a zero byte), which no text may hold (byte %zu of the row)",
+                       p->name, p->line, (size_t)(nul - rec) + 1);
     if (p->spec->format == DATA_CSV && len > p->scratch_cap) {
         p->scratch_cap = len + len / 2 + 64;
         free(p->scratch);
@@ -193,6 +196,34 @@ static int check_text(const RowParser *p, int c, TextSpan t, SeError *err)
     return 0;
 }
 
+/* A label written as text: a finite decimal number, [+-]digits[.digits][e[+-]digits] with
+ * spaces around it allowed; strtod alone would also take hex (0x3), inf, nan and the
+ * overflow 1e999. */
+static bool decimal_number(const char *s, double *out)
+{
+    const char *p = s + strspn(s, " ");
+    const char *start = p;
+    p += *p == '+' || *p == '-';
+    size_t whole = strspn(p, "0123456789"), frac = 0;
+    p += whole;
+    if (*p == '.')
+        p++, frac = strspn(p, "0123456789"), p += frac;
+    if (whole + frac == 0)
+        return false;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        p += *p == '+' || *p == '-';
+        size_t exp = strspn(p, "0123456789");
+        if (exp == 0)
+            return false;
+        p += exp;
+    }
+    if (p[strspn(p, " ")])
+        return false;
+    *out = strtod(start, NULL);
+    return isfinite(*out);
+}
+
 static int label_value(RowParser *p, TextSpan t, const cJSON *json, double *out, SeError *err)
 {
     const DataSpec *s = p->spec;
@@ -220,13 +251,10 @@ static int label_value(RowParser *p, TextSpan t, const cJSON *json, double *out,
         *out = v->valuedouble;
         return 0;
     }
-    char *end;
-    double v = strtod(buf, &end);
-    while (*end == ' ')
-        end++;
-    if (end == buf || *end || !isfinite(v) || t.len >= 255)
-        return se_fail(err, "%s:%zu: %s: expected a number as the label, got \"%.40s\"", p->name, p->line,
-                       describe(p, c, what, sizeof what), buf);
+    double v;
+    if (t.len >= 255 || !decimal_number(buf, &v))
+        return se_fail(err, "%s:%zu: %s: expected a number as the label (decimal, like 3, -0.5 or 2.5e-3), got "
+                       "\"%.40s\"", p->name, p->line, describe(p, c, what, sizeof what), buf);
     *out = v / s->label_scale; /* a huge label may overflow to inf here: training reports it (on_nan) */
     return 0;
 }

@@ -3,8 +3,10 @@
  * the reading back of training examples and the evaluators' files all go through it.
  *
  * Every problem is one message "FILE:LINE: ..." naming the column or key and what was
- * expected: malformed JSON, a missing column or key, a value of the wrong type, invalid
- * UTF-8 or an empty text, a label that is not a number, not in label_map, or not a class
+ * expected: malformed JSON (or text after it, or a key twice: json_parse_strict), a NUL
+ * character anywhere in the row (a zero byte, or \u0000 in JSON), a missing column or key,
+ * a value of the wrong type, invalid UTF-8 or an empty text, a label that is not a number
+ * (as text: a finite decimal number, no hex, inf or nan), not in label_map, or not a class
  * id (num_labels), lists of [*] columns that are empty or differ in length. */
 #ifndef SENTEMBED_DATA_ROW_H
 #define SENTEMBED_DATA_ROW_H

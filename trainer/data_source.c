@@ -33,6 +33,10 @@ static int open_file(DataSource *s, SeError *err)
 static int resolve_header(DataSource *s, const char *rec, size_t len, size_t line, SeError *err)
 {
     const DataSpec *spec = s->spec;
+    const char *nul = memchr(rec, '\0', len);
+    if (nul)
+        return se_fail(err, "%s:%zu: a NUL character (a zero byte), which no text may hold (byte %zu of the header)",
+                       s->name, line, (size_t)(nul - rec) + 1);
     char *scratch = se_xmalloc(len + 1);
     size_t n = record_split(spec->format, rec, len, scratch, NULL, 0); /* how many */
     TextSpan *names = se_xmalloc(n * sizeof *names);

@@ -1,4 +1,5 @@
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,6 +58,14 @@ double spearman_correlation(const double *x, const double *y, size_t n)
     return r;
 }
 
+static bool constant(const double *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (v[i] != v[0])
+            return false;
+    return true;
+}
+
 int evaluate(SentenceModel *m, const Dataset *d, EvalResult *out, SeError *err)
 {
     const int K = d->n_columns, D = m->out_dim;
@@ -95,6 +104,13 @@ int evaluate(SentenceModel *m, const Dataset *d, EvalResult *out, SeError *err)
     if (K == 2) {
         out->pearson = pearson_correlation(score, d->label, n);
         out->spearman = spearman_correlation(score, d->label, n);
+        /* a correlation is undefined exactly when one side does not vary */
+        if (n < 2)
+            out->undefined = "fewer than 2 pairs";
+        else if (constant(d->label, n))
+            out->undefined = "all gold scores are equal";
+        else if (constant(score, n))
+            out->undefined = "all cosine similarities are equal";
     } else {
         out->accuracy = (double)correct / (double)n;
     }

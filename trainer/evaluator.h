@@ -10,7 +10,8 @@
 #include "trainer/sentence_model.h"
 
 typedef struct {
-    double pearson, spearman; /* similarity */
+    double pearson, spearman; /* similarity; NaN when undefined (see undefined) */
+    const char *undefined;    /* why the correlations are undefined (a constant side), or NULL */
     double accuracy;          /* triplets */
     size_t n;
 } EvalResult;

@@ -3,6 +3,7 @@
 
 #include "host/fileio.h"
 #include "host/json_util.h"
+#include "trainer/bert_config.h"
 #include "trainer/st_pipeline.h"
 
 const char *pool_mode_name(PoolMode m)
@@ -105,8 +106,14 @@ static int load_dense(StPipeline *p, const char *mdir, SeError *err)
     bool bias = true;
     const char *act = "torch.nn.modules.activation.Tanh";
     if (json_opt_int(root, "in_features", &in, path, err) != 1 || json_opt_int(root, "out_features", &out, path, err) != 1 ||
-        in <= 0 || out <= 0 || in > 1 << 20 || out > 1 << 20) {
+        in <= 0 || out <= 0) {
         se_fail(err, "%s: keys \"in_features\" and \"out_features\": expected positive integers", path);
+        goto done;
+    }
+    if (in > DENSE_MAX_FEATURES || out > DENSE_MAX_FEATURES) {
+        se_fail(err, "%s: key \"%s\": %lld is more than sentembed supports (at most %d)", path,
+                in > DENSE_MAX_FEATURES ? "in_features" : "out_features", in > DENSE_MAX_FEATURES ? in : out,
+                DENSE_MAX_FEATURES);
         goto done;
     }
     if (json_opt_bool(root, "bias", &bias, path, err) < 0 ||
@@ -144,11 +151,15 @@ static int load_sbert_config(StPipeline *p, SeError *err)
         return -1;
     long long len = 0;
     int rc = 0;
-    if (json_opt_int(root, "max_seq_length", &len, path, err) < 0 ||
+    int has_len = json_opt_int(root, "max_seq_length", &len, path, err);
+    if (has_len < 0 ||
         json_opt_bool(root, "do_lower_case", &p->do_lower_case, path, err) < 0)
         rc = -1;
-    else if (len < 0 || len > 1 << 20)
-        rc = se_fail(err, "%s: key \"max_seq_length\": expected a positive integer", path);
+    else if (has_len && len <= 0)
+        rc = se_fail(err, "%s: key \"max_seq_length\": expected a positive integer, got %lld", path, len);
+    else if (len > BERT_MAX_POSITIONS)
+        rc = se_fail(err, "%s: key \"max_seq_length\": %lld is more than sentembed supports (at most %d)", path,
+                     len, BERT_MAX_POSITIONS);
     else
         p->max_seq_length = (int)len;
     cJSON_Delete(root);

@@ -12,6 +12,8 @@
 #include "kernels/ops.h"
 
 #define ST_PATH_MAX 4096
+/* The widest Dense layer (in_features, out_features) supported. */
+#define DENSE_MAX_FEATURES (1 << 20)
 
 typedef enum { DENSE_IDENTITY, DENSE_TANH } DenseActivation;
 

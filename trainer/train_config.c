@@ -18,6 +18,20 @@ static const char *DENSE_KEYS[] = {"out_features", "activation", NULL};
 static const char *const EVAL_EXTRA_KEYS[] = {"every", NULL};
 static const char *LOSS_KEYS[] = {"type", "metric", "margin", "scale", "num_labels", NULL};
 
+cJSON *recipe_set_value(const char *text, SeError *err)
+{
+    size_t skip = strspn(text, " \t\r\n");
+    JsonProblem why;
+    cJSON *value = json_parse_strict(text, strlen(text), &why);
+    if (value)
+        return value;
+    if (text[skip] == '{' || text[skip] == '[' || text[skip] == '"') { /* meant as JSON */
+        se_fail(err, "%s (column %zu of the value)", why.what, why.offset + 1);
+        return NULL;
+    }
+    return cJSON_CreateString(text);
+}
+
 /* --set a.b=value */
 static int apply_override(cJSON *root, const char *kv, SeError *err)
 {
@@ -26,9 +40,10 @@ static int apply_override(cJSON *root, const char *kv, SeError *err)
         return se_fail(err, "--set %s: expected KEY=VALUE", kv);
     char key[256];
     snprintf(key, sizeof key, "%.*s", (int)(eq - kv), kv);
-    cJSON *value = cJSON_Parse(eq + 1);
+    SeError why;
+    cJSON *value = recipe_set_value(eq + 1, &why);
     if (!value)
-        value = cJSON_CreateString(eq + 1);
+        return se_fail(err, "--set %s: %s", kv, why.msg);
     cJSON *obj = root;
     char *part = key, *dot;
     while ((dot = strchr(part, '.'))) {
@@ -59,8 +74,12 @@ static int get_num(const cJSON *obj, const char *key, double *out, double dflt, 
     *out = dflt;
     if (!v || cJSON_IsNull(v))
         return 0;
+    if (cJSON_IsString(v))
+        return se_fail(err, "%s: key \"%s%s\": expected a number from %.15g to %.15g, got the string \"%.40s\"", path,
+                       prefix, key, lo, hi, v->valuestring);
     if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi))
-        return se_fail(err, "%s: key \"%s%s\": expected a number from %g to %g", path, prefix, key, lo, hi);
+        return se_fail(err, "%s: key \"%s%s\": expected a number from %.15g to %.15g", path, prefix, key, lo,
+                       hi);
     *out = v->valuedouble;
     return 0;
 }
@@ -147,7 +166,7 @@ static int load_model_build(TrainRecipe *r, const char *path, SeError *err)
         if (json_check_keys(dense, DENSE_KEYS, "dense.", path, err))
             return -1;
         double out;
-        if (get_num(dense, "out_features", &out, 0, 0, 1 << 20, path, "dense.", err))
+        if (get_num(dense, "out_features", &out, 0, 0, DENSE_MAX_FEATURES, path, "dense.", err))
             return -1;
         if (out == 0 || out != floor(out))
             return se_fail(err, "%s: key \"dense.out_features\": expected a positive integer", path);

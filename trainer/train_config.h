@@ -75,10 +75,16 @@ typedef struct {
     int prefetch; /* -1: by device */
 } TrainRecipe;
 
-/* Reads path, applies overrides ("key=value" with dotted keys; a value that parses as JSON
- * is taken as JSON, anything else as a string), validates everything. */
+/* Reads path, applies overrides ("key=value" with dotted keys, values as
+ * recipe_set_value reads them), validates everything. */
 int recipe_load(TrainRecipe *r, const char *path, const char *const *overrides, int n_overrides, SeError *err);
 void recipe_free(TrainRecipe *r);
+/* The value of a --set KEY=VALUE: VALUE when all of it is one JSON value (surrounding
+ * whitespace allowed: 2, 1e-3, true, null, "text", [1, 2], {"a": 1}), parsed strictly
+ * (json_parse_strict); otherwise the text itself as a string (nullrun, 2k, 1e-3abc), so a
+ * prefix of it is never taken for the value. VALUE that starts with {, [ or " is meant
+ * as JSON and must be valid. NULL with a message otherwise. */
+cJSON *recipe_set_value(const char *text, SeError *err);
 /* A hash of the recipe (after overrides) without the keys a resumed run may change
  * (output_dir, log_every, eval, device, checkpoint, on_nan, prefetch). */
 uint64_t recipe_hash(const TrainRecipe *r);
