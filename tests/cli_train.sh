@@ -141,5 +141,15 @@ expect "output is not a model dir" 'not a model written by sentembed' "$tmp/stsb
 "$bin" train "$tmp/stsb.json" --set output_dir="$tmp/out-nonzero" --set max_steps=12 2> "$tmp/log" &&
     ! grep -q "exactly 0" "$tmp/log" && ok || { fail "a learning run warned of a zero loss:"; cat "$tmp/log"; }
 
+# an eval set whose gold scores are all equal: Pearson is undefined, metrics.jsonl says null
+# (never a bare nan, which is not JSON) and why
+awk -F'\t' 'BEGIN { OFS = "\t" } NR <= 20 { $5 = 3; print }' "$data/stsb/sts-dev.csv" > "$tmp/const.tsv"
+"$bin" train "$tmp/stsb.json" --set output_dir="$tmp/out-const-eval" --set max_steps=2 \
+    --set "eval={\"path\": \"$tmp/const.tsv\", \"format\": \"tsv\", \"columns\": [5, 6], \"label\": 4}" 2> "$tmp/log" &&
+    grep -q '"eval_pearson_cosine": null, "eval_spearman_cosine": null, "eval_undefined": "all gold scores are equal"' \
+        "$tmp/out-const-eval/metrics.jsonl" && grep -q "correlations are undefined" "$tmp/log" &&
+    python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$tmp/out-const-eval/metrics.jsonl" &&
+    ok || { fail "undefined eval in metrics:"; cat "$tmp/log" "$tmp/out-const-eval/metrics.jsonl"; }
+
 echo "cli_train: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -202,6 +202,8 @@ static void test_input_limits(void)
     }
     unsetenv("SENTEMBED_MAX_LINE_BYTES");
     unsetenv("SENTEMBED_GZ_MAX_BYTES");
+}
+
 /* json_parse_strict: what cJSON alone takes and silently misreads is refused, with the
  * kind and the byte offset of the problem. */
 static void expect_strict(const char *text, size_t len, JsonProblemKind kind, size_t offset, const char *phrase)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "host/clock.h"
+#include "host/json_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/cli.h"
 #include "trainer/dataset.h"
@@ -363,12 +364,12 @@ int cmd_train(int argc, char **argv)
                 fprintf(stderr, "step %ld/%ld  epoch %ld  loss %.4f  lr %.3g  grad norm %.3g  %.1f samples/s  ETA %.0fs\n",
                         step, total, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate,
                         eta);
-                fprintf(metrics,
-                        "{\"step\": %ld, \"epoch\": %ld, \"loss\": %.6g, \"lr\": %.6g, \"grad_norm\": %.6g, "
-                        "\"samples_per_s\": %.2f, \"samples\": %ld, \"elapsed_s\": %.4f, \"input_waits\": %ld, "
-                        "\"input_wait_s\": %.4f}\n",
-                        step, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate, samples,
-                        el, input.waits, input.wait_s);
+                fprintf(metrics, "{\"step\": %ld, \"epoch\": %ld, \"loss\": ", step, epoch + 1);
+                json_fprint_number(metrics, "%.6g", loss_sum / (double)logged_steps); /* null, never a bare nan */
+                fprintf(metrics, ", \"lr\": %.6g, \"grad_norm\": ", t.last_lr);
+                json_fprint_number(metrics, "%.6g", t.last_grad_norm);
+                fprintf(metrics, ", \"samples_per_s\": %.2f, \"samples\": %ld, \"elapsed_s\": %.4f, \"input_waits\": %ld, "
+                        "\"input_wait_s\": %.4f}\n", rate, samples, el, input.waits, input.wait_s);
                 fflush(metrics);
                 loss_sum = 0;
                 logged_steps = 0;
@@ -380,8 +381,16 @@ int cmd_train(int argc, char **argv)
                 if (eval_data.n_columns == 2) {
                     fprintf(stderr, "eval at step %ld: pearson_cosine %.4f  spearman_cosine %.4f (%zu pairs)\n", step,
                             ev.pearson, ev.spearman, ev.n);
-                    fprintf(metrics, "{\"step\": %ld, \"eval_pearson_cosine\": %.6f, \"eval_spearman_cosine\": %.6f}\n",
-                            step, ev.pearson, ev.spearman);
+                    if (ev.undefined)
+                        fprintf(stderr, "sentembed: warning: eval at step %ld: the correlations are undefined (%s): "
+                                "written as null\n", step, ev.undefined);
+                    fprintf(metrics, "{\"step\": %ld, \"eval_pearson_cosine\": ", step);
+                    json_fprint_number(metrics, "%.6f", ev.pearson);
+                    fputs(", \"eval_spearman_cosine\": ", metrics);
+                    json_fprint_number(metrics, "%.6f", ev.spearman);
+                    if (ev.undefined)
+                        fprintf(metrics, ", \"eval_undefined\": \"%s\"", ev.undefined);
+                    fputs("}\n", metrics);
                 } else {
                     fprintf(stderr, "eval at step %ld: triplet accuracy %.4f (%zu triplets)\n", step, ev.accuracy, ev.n);
                     fprintf(metrics, "{\"step\": %ld, \"eval_accuracy_cosine\": %.6f}\n", step, ev.accuracy);
