@@ -171,6 +171,23 @@ void plan_build(EpochPlan *p, const PlanSet *sets, int n_sets, const PlanConfig 
     se_context_pop(&ctx);
 }
 
+size_t plan_take_share(EpochPlan *p, int rank, int world, uint32_t *global_rows)
+{
+    size_t kept = 0;
+    for (size_t b = 0; b < p->n_batches; b++) {
+        const PlanBatch g = p->batches[b];
+        if (g.rows < (uint32_t)world)
+            continue; /* a rank would have no row of it */
+        const uint32_t lo = (uint32_t)((uint64_t)g.rows * (uint64_t)rank / (uint64_t)world);
+        const uint32_t hi = (uint32_t)((uint64_t)g.rows * (uint64_t)(rank + 1) / (uint64_t)world);
+        global_rows[kept] = g.rows;
+        p->batches[kept++] = (PlanBatch){g.set, hi - lo, g.first + lo};
+    }
+    size_t left_out = p->n_batches - kept;
+    p->n_batches = kept;
+    return left_out;
+}
+
 void plan_free(EpochPlan *p)
 {
     free(p->batches);

@@ -58,6 +58,13 @@ void plan_build(EpochPlan *p, const PlanSet *sets, int n_sets, const PlanConfig 
 size_t plan_nominal_batches(const PlanSet *sets, int n_sets, const PlanConfig *c);
 /* The permutation of n examples for (seed, epoch) of dataset `set` (order[n]). */
 void plan_shuffle(uint32_t *order, size_t n, uint64_t seed, long epoch, int set);
+/* Data parallelism: every rank builds the same plan of global batches (batch_size x world
+ * rows) and keeps its share of each: rank r of `world` takes rows [R*r/world, R*(r+1)/world)
+ * of a batch of R rows, so shares differ by at most one row and put together in rank
+ * order are the global batch. global_rows[k] (capacity n_batches) gets the global size of
+ * the k-th batch kept. A batch of fewer rows than ranks (a last, short one) is left out on
+ * every rank; returns how many were. */
+size_t plan_take_share(EpochPlan *p, int rank, int world, uint32_t *global_rows);
 void plan_free(EpochPlan *p);
 
 #endif

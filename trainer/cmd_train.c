@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include "host/clock.h"
+#include "host/dist.h"
+#include "host/hash.h"
 #include "host/json_util.h"
 #include "trainer/checkpoint.h"
 #include "trainer/cli.h"
@@ -169,14 +171,22 @@ int cmd_train(int argc, char **argv)
     SeError err;
     if (recipe_load(&r, config, sets, n_sets, &err))
         se_die("%s", err.msg);
-    const uint64_t config_hash = recipe_hash(&r);
+    /* Data parallelism: every rank runs this same function on its share of each global batch
+     * (batch_size rows per rank); rank 0 alone writes logs, metrics, checkpoints and the model. */
+    const int rank = dist_rank(), world = dist_world();
+    const bool lead = rank == 0;
+    uint64_t config_hash = recipe_hash(&r);
+    if (world > 1) /* N ranks x batch_size is another global batch: another run than 1 rank's */
+        config_hash = fnv1a64(config_hash, &world, sizeof world);
+    dist_check_same(config_hash, "recipe hash (the recipe, its --set options and the number of ranks)");
     /* before anything slow: a wrong output_dir is found now, not after hours of training */
-    OutputDir out;
+    OutputDir out = {.lock_fd = -1};
+    snprintf(out.path, sizeof out.path, "%s", r.output_dir);
     const OutputDirOptions out_opt = {r.model, overwrite, resume != NULL, config_hash};
-    if (output_dir_open(&out, r.output_dir, &out_opt, &err))
+    if (lead && output_dir_open(&out, r.output_dir, &out_opt, &err))
         se_die("%s", err.msg);
     char checkpoint[4300] = "";
-    if (resume) {
+    if (resume && lead) {
         if (!strcmp(resume, "latest")) {
             if (checkpoint_latest(r.output_dir, checkpoint, sizeof checkpoint, &err))
                 se_die("--resume latest: %s", err.msg);
@@ -186,6 +196,7 @@ int cmd_train(int argc, char **argv)
                 se_die("--resume %s: %s", resume, err.msg);
         }
     }
+    dist_broadcast(checkpoint, sizeof checkpoint, 0); /* the one rank 0 verified */
     TrainData data;
     const DataOptions data_opt = {r.skip_bad_rows, r.loss.kind == LOSS_SOFTMAX ? r.loss.num_labels : 0,
                                   r.sampler == SAMPLER_NO_DUPLICATES};
@@ -205,9 +216,27 @@ int cmd_train(int argc, char **argv)
     snprintf(context, sizeof context, "training with batch size %d (x %d columns), max_seq_length %d", B, K,
              r.max_seq_length);
     ops_cuda_set_alloc_context(context);
+    /* With several ranks the collectives pick the device: NCCL on a GPU (which chooses the
+     * rank's GPU, before the backend starts on it), else MPI on the CPU. */
+    const Collectives *coll = NULL;
+    const Ops *ops;
+    if (world > 1) {
+        char why[512] = "";
+        if (strcmp(r.device, "cpu") != 0)
+            coll = collectives_cuda(why, sizeof why);
+        if (!coll && !strcmp(r.device, "cuda"))
+            se_die("device cuda with %d ranks: %s", world, why);
+        if (!coll && lead && strcmp(r.device, "auto") == 0 && why[0])
+            fprintf(stderr, "sentembed: %d ranks on the CPU (%s)\n", world, why);
+        ops = coll ? cli_backend("cuda") : ops_cpu();
+        if (!coll)
+            coll = collectives_cpu();
+    } else {
+        ops = cli_backend(r.device);
+    }
     /* a checkpoint is a complete model directory: it is loaded as saved */
-    if (checkpoint[0] ? sm_load(&m, checkpoint, cli_backend(r.device), K * B, r.max_seq_length, &err)
-                      : sm_load_with(&m, r.model, cli_backend(r.device), K * B, r.max_seq_length, &r.build, &err))
+    if (checkpoint[0] ? sm_load(&m, checkpoint, ops, K * B, r.max_seq_length, &err)
+                      : sm_load_with(&m, r.model, ops, K * B, r.max_seq_length, &r.build, &err))
         se_die("%s", err.msg);
     if (train_data_check_tokenizer(&data, &m.tok, m.max_seq_length, &err))
         se_die("%s", err.msg);
@@ -216,7 +245,8 @@ int cmd_train(int argc, char **argv)
     const int accum = r.train.accumulation;
     PlanSet *plan_sets = se_xmalloc((size_t)data.n_sets * sizeof *plan_sets);
     train_data_plan_sets(&data, plan_sets);
-    const PlanConfig plan_cfg = {B, r.drop_last, r.sampler, r.sampling, r.train.seed};
+    /* one plan of global batches, the same on every rank; each takes its share */
+    const PlanConfig plan_cfg = {B * world, r.drop_last, r.sampler, r.sampling, r.train.seed};
     long per_epoch = (long)plan_nominal_batches(plan_sets, data.n_sets, &plan_cfg); /* micro-batches */
     if (per_epoch == 0)
         se_die("%s: an epoch has no batch: %zu examples, batch_size %d%s", config, data.n_examples, B,
@@ -228,6 +258,12 @@ int cmd_train(int argc, char **argv)
     Trainer t;
     if (trainer_init(&t, &m, &r.loss, &r.train, K, B, &err))
         se_die("%s", err.msg);
+    trainer_set_collectives(&t, coll, rank, world);
+    if (world > 1) {
+        const uint64_t shapes[] = {m.enc.n_params, (uint64_t)m.out_dim, (uint64_t)m.pipe.has_dense,
+                                   (uint64_t)r.loss.num_labels, (uint64_t)m.tok.vocab.size};
+        dist_check_same(fnv1a64(FNV64_START, shapes, sizeof shapes), "model shapes (parameters, dimensions, vocabulary)");
+    }
     /* The activations grow with the longest batch seen: say now, not hours into the run,
      * when the longest possible one would not fit. */
     if (m.ops->mem_info) {
@@ -242,7 +278,7 @@ int cmd_train(int argc, char **argv)
                     B, K, m.max_seq_length, worst / 1073741824.0, free_bytes / 1073741824.0,
                     total_bytes / 1073741824.0);
     }
-    if (output_dir_check_space(&out, output_bytes_needed(&m, &t, &r, total), &err))
+    if (lead && output_dir_check_space(&out, output_bytes_needed(&m, &t, &r, total), &err))
         se_die("%s", err.msg);
     TrainPosition pos = {0, 0, 0, 0, config_hash};
     if (checkpoint[0]) {
@@ -251,32 +287,39 @@ int cmd_train(int argc, char **argv)
         if (pos.config_hash != config_hash)
             se_die("--resume %s: the checkpoint was written by another recipe (only output_dir, log_every, eval, "
                    "device, checkpoint and on_nan may change when resuming)", checkpoint);
-        fprintf(stderr, "resuming from %s: step %ld, epoch %ld\n", checkpoint, pos.step, pos.epoch + 1);
+        if (lead)
+            fprintf(stderr, "resuming from %s: step %ld, epoch %ld\n", checkpoint, pos.step, pos.epoch + 1);
     }
+    trainer_broadcast_weights(&t); /* rank 0's initial (or resumed) weights, classifier included */
 
     /* live metrics in the output directory, copied into the model by the final save */
     char metrics_path[4200], final_metrics[4200];
     snprintf(metrics_path, sizeof metrics_path, "%s/" OUTPUT_RUNNING_METRICS, out.path);
     snprintf(final_metrics, sizeof final_metrics, "%s/metrics.jsonl", out.path);
-    FILE *metrics = fopen(metrics_path, "w");
-    if (!metrics)
+    FILE *metrics = lead ? fopen(metrics_path, "w") : NULL;
+    if (lead && !metrics)
         se_die("%s: cannot create: %s", metrics_path, strerror(errno));
-    if (checkpoint[0])
+    if (lead && checkpoint[0])
         continue_metrics(checkpoint, metrics);
     char skipped_rows[64] = "";
     if (r.skip_bad_rows)
         snprintf(skipped_rows, sizeof skipped_rows, ", %zu bad rows skipped", data.skipped);
-    fprintf(stderr, "training %s%s on %zu examples (%zu dropped%s) x %d columns: %ld steps of %d x %d, loss %s, "
-            "dropout %.2g/%.2g, %s\n",
-            r.model, r.build.random_init ? " (random init)" : "", data.n_examples, data.dropped, skipped_rows, K,
-            total, B, accum, loss_name, r.train.hidden_dropout, r.train.attention_dropout, m.ops->name);
-    for (int k = 0; k < data.n_sets; k++)
+    char ranks[96] = "";
+    if (world > 1)
+        snprintf(ranks, sizeof ranks, " x %d ranks (%d rows per step; %s)", world, B * world * accum, coll->name);
+    if (lead)
+        fprintf(stderr, "training %s%s on %zu examples (%zu dropped%s) x %d columns: %ld steps of %d x %d%s, loss %s, "
+                "dropout %.2g/%.2g, %s\n",
+                r.model, r.build.random_init ? " (random init)" : "", data.n_examples, data.dropped, skipped_rows, K,
+                total, B, accum, ranks, loss_name, r.train.hidden_dropout, r.train.attention_dropout, m.ops->name);
+    for (int k = 0; k < data.n_sets && lead; k++)
         if (data.sets[k].text.skipped)
             fprintf(stderr, "sentembed: warning: %zu bad rows of %s skipped (on_bad_row: skip); the first: %s\n",
                     data.sets[k].text.skipped, data.sets[k].name, data.sets[k].text.first_skipped);
     install_signal_handlers();
 
     EpochPlan plan = {0};
+    uint32_t *global_rows = NULL; /* world > 1: the rows of each global batch of the plan */
     Prefetch input;
     const bool threaded_input = r.prefetch >= 0 ? r.prefetch == 1 : strcmp(m.ops->name, "cpu") != 0;
     prefetch_init(&input, &data, &m, B, threaded_input);
@@ -294,7 +337,7 @@ int cmd_train(int argc, char **argv)
         plan_build(&plan, plan_sets, data.n_sets, &plan_cfg, epoch);
         if (plan.n_batches == 0)
             se_die("%s: epoch %ld has no batch (drop_last)", config, epoch + 1);
-        if (r.sampler == SAMPLER_NO_DUPLICATES) { /* deferred repeats make some batches short */
+        if (r.sampler == SAMPLER_NO_DUPLICATES && lead) { /* deferred repeats make some batches short */
             uint32_t lo = UINT32_MAX, hi = 0;
             size_t rows = 0;
             for (size_t b = 0; b < plan.n_batches; b++) {
@@ -307,6 +350,13 @@ int cmd_train(int argc, char **argv)
                     "%d), %.1f samples per optimizer step, %zu of %zu examples used\n", epoch + 1, plan.n_batches,
                     mean, lo, hi, B, mean * accum, rows, plan.n_examples);
         }
+        if (world > 1) {
+            global_rows = se_xrealloc(global_rows, plan.n_batches * sizeof *global_rows);
+            size_t left_out = plan_take_share(&plan, rank, world, global_rows);
+            if (left_out && lead)
+                fprintf(stderr, "sentembed: warning: epoch %ld: %zu batch(es) with fewer rows than ranks left out\n",
+                        epoch + 1, left_out);
+        }
         size_t first = epoch == pos.epoch ? (size_t)pos.batch_start : 0;
         prefetch_begin(&input, &plan, first);
         for (size_t bi = first; bi < plan.n_batches && step < total; bi++) {
@@ -317,8 +367,14 @@ int cmd_train(int argc, char **argv)
             const int rows = batch->rows;
             const double *labels = data.has_label ? batch->labels : NULL;
             const char *data_path = data.sets[batch->set].name;
+            /* this rank's share of the global batch's mean loss and gradient */
+            t.grad_weight = world > 1 ? (double)rows / (double)global_rows[bi] : 1.0;
             double loss = trainer_step_packed(&t, &slot->pb, rows, labels);
-            samples += rows;
+            if (world > 1) { /* the global batch's loss: every rank decides on the same value */
+                loss *= t.grad_weight;
+                dist_all_reduce_sum_f64(&loss, 1);
+            }
+            samples += world > 1 ? (long)global_rows[bi] : rows;
             bool last_of_epoch = bi + 1 == plan.n_batches;
             int update = t.last_update;
             if (isfinite(loss) && update == 0 && last_of_epoch) /* an epoch ends with an update, as transformers' Trainer does */
@@ -352,13 +408,13 @@ int cmd_train(int argc, char **argv)
             zero_steps = zero_step ? zero_steps + 1 : 0;
             zero_total += zero_step;
             zero_step = true;
-            if (zero_steps == ZERO_STEPS_WARN && !zero_warned) {
+            if (zero_steps == ZERO_STEPS_WARN && !zero_warned && lead) {
                 fprintf(stderr, "sentembed: warning: steps %ld-%ld: the loss and the gradient were exactly 0 in %d steps "
                         "in a row: the model learns nothing from this data (identical texts in every pair? a margin "
                         "that every example already satisfies?)\n", step - ZERO_STEPS_WARN + 1, step, ZERO_STEPS_WARN);
                 zero_warned = true;
             }
-            if (step % r.log_every == 0 || step == total) {
+            if (lead && (step % r.log_every == 0 || step == total)) {
                 double el = se_now_s() - start, rate = (double)samples / (el > 1e-9 ? el : 1e-9);
                 double eta = (double)(total - step) * el / (double)(step - start_step);
                 fprintf(stderr, "step %ld/%ld  epoch %ld  loss %.4f  lr %.3g  grad norm %.3g  %.1f samples/s  ETA %.0fs\n",
@@ -374,7 +430,7 @@ int cmd_train(int argc, char **argv)
                 loss_sum = 0;
                 logged_steps = 0;
             }
-            if (r.eval && ((r.eval_every && step % r.eval_every == 0) || step == total)) {
+            if (lead && r.eval && ((r.eval_every && step % r.eval_every == 0) || step == total)) {
                 EvalResult ev;
                 if (evaluate(&m, &eval_data, &ev, &err))
                     se_die("%s", err.msg);
@@ -397,21 +453,35 @@ int cmd_train(int argc, char **argv)
                 }
                 fflush(metrics);
             }
-            bool stop = stop_signal || step == stop_at;
+            int sig = stop_signal;
+            if (world > 1) { /* a signal to any rank stops every rank after this same step */
+                int64_t got[2] = {sig == SIGTERM, sig == SIGINT};
+                dist_all_reduce_sum_i64(got, 2);
+                sig = got[1] ? SIGINT : got[0] ? SIGTERM : 0;
+            }
+            bool stop = sig || step == stop_at;
             if (stop || (r.checkpoint_every && step % r.checkpoint_every == 0) || (step == total && r.checkpoint_every)) {
                 pos.step = t.step, pos.micro_steps = t.micro_steps;
                 pos.epoch = last_of_epoch ? epoch + 1 : epoch;
                 pos.batch_start = last_of_epoch ? 0 : bi + 1;
                 char written[4300];
-                fflush(metrics);
-                if (checkpoint_write(r.output_dir, &t, &pos, metrics_path, r.checkpoint_keep, written, sizeof written,
-                                     &err))
-                    se_die("%s", err.msg);
-                fprintf(stderr, "checkpoint: %s\n", written);
+                if (lead) { /* the ranks' states are identical: one copy */
+                    fflush(metrics);
+                    if (checkpoint_write(r.output_dir, &t, &pos, metrics_path, r.checkpoint_keep, written,
+                                         sizeof written, &err))
+                        se_die("%s", err.msg);
+                    fprintf(stderr, "checkpoint: %s\n", written);
+                }
                 if (stop) {
+                    exit_code = sig ? 128 + sig : 0;
+                    if (!lead)
+                        goto done;
                     /* the same recipe, --set options included: anything else is another run */
-                    fprintf(stderr, "stopped after step %ld (%s); continue with: sentembed train ", step,
-                            stop_signal == SIGTERM ? "SIGTERM" : stop_signal == SIGINT ? "SIGINT" : "--stop-at");
+                    char launch[32] = "";
+                    if (world > 1)
+                        snprintf(launch, sizeof launch, "mpirun -np %d ", world);
+                    fprintf(stderr, "stopped after step %ld (%s); continue with: %ssentembed train ", step,
+                            sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "--stop-at", launch);
                     print_shell_word(stderr, config);
                     for (int k = 0; k < n_sets; k++) {
                         fputs(" --set ", stderr);
@@ -420,13 +490,14 @@ int cmd_train(int argc, char **argv)
                     fputs(" --resume latest\n", stderr);
                     fclose(metrics);
                     remove(metrics_path); /* the checkpoint carries the metrics so far */
-                    exit_code = stop_signal ? 128 + stop_signal : 0;
                     goto done;
                 }
             }
         }
     }
     prefetch_end(&input);
+    if (!lead)
+        goto done;
     if (zero_warned)
         fprintf(stderr, "sentembed: warning: %ld of %ld steps had a loss and a gradient of exactly 0\n", zero_total,
                 step - start_step);
@@ -443,6 +514,7 @@ int cmd_train(int argc, char **argv)
     fprintf(stderr, "saved the trained model to %s (metrics: %s)\n", out.path, final_metrics);
 done:
     output_dir_close(&out);
+    free(global_rows);
     free(sets);
     prefetch_free(&input);
     plan_free(&plan), free(plan_sets);

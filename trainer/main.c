@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "host/dist.h"
 #include "trainer/cli.h"
 
 static const char USAGE[] =
@@ -22,6 +23,8 @@ static const char USAGE[] =
 
 int main(int argc, char **argv)
 {
+    /* under mpirun or srun, this process is one rank of a job (host/dist.h); otherwise alone */
+    dist_init(&argc, &argv);
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
         fputs(USAGE, argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
@@ -33,8 +36,13 @@ int main(int argc, char **argv)
                     {"search", cmd_search},     {"info", cmd_info},
                     {"train", cmd_train},       {"eval", cmd_eval}};
     for (size_t k = 0; k < sizeof COMMANDS / sizeof *COMMANDS; k++)
-        if (!strcmp(argv[1], COMMANDS[k].name))
-            return COMMANDS[k].run(argc - 1, argv + 1);
+        if (!strcmp(argv[1], COMMANDS[k].name)) {
+            int rc = COMMANDS[k].run(argc - 1, argv + 1);
+            /* every rank ends a command the same way (a stop after the same step: 130, 143);
+             * MPI_Finalize waits for all of them */
+            dist_finalize();
+            return rc;
+        }
     fprintf(stderr, "sentembed: error: unknown command '%s'\n\n%s", argv[1], USAGE);
     return 2;
 }

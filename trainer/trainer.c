@@ -45,6 +45,8 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
     t->cfg = *cfg;
     t->n_columns = n_columns;
     t->max_rows = max_rows;
+    t->world = 1;
+    t->grad_weight = 1.0;
     int seqs = n_columns * max_rows;
     /* the model's batch buffers are sized for m->batch_size sequences */
     if (seqs > m->batch_size)
@@ -225,7 +227,8 @@ double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *l
     const Ops *ops = m->ops;
     const int K = t->n_columns, N = K * rows, H = m->enc.cfg.hidden_size, D = m->out_dim;
     /* 2. forward: encoder, pooling, Dense, Normalize */
-    t->et.dropout_seed = se_mix64(((uint64_t)t->cfg.seed << 32) ^ (uint64_t)t->micro_steps);
+    /* rank 0's stream is the single process's: a world of one trains as before */
+    t->et.dropout_seed = se_mix64(((uint64_t)t->cfg.seed << 32) ^ (uint64_t)t->micro_steps ^ ((uint64_t)t->rank << 48));
     t->micro_steps++;
     encoder_train_forward(&t->et, b);
     float *pooled = m->pooled, *dense = m->dense_out;
@@ -243,7 +246,7 @@ double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *l
     }
     /* 3. the loss and its gradient, scaled for accumulation, into t->g */
     const int accum = t->cfg.accumulation > 1 ? t->cfg.accumulation : 1;
-    const double grad_scale = 1.0 / accum;
+    const double grad_scale = t->grad_weight / accum;
     double loss = fused_loss(t) ? backend_loss(t, emb, rows, labels, grad_scale)
                                 : host_loss(t, emb, rows, labels, grad_scale);
     /* 4. backward through Normalize, Dense, pooling and the encoder */
@@ -291,6 +294,31 @@ void trainer_discard(Trainer *t)
     }
 }
 
+void trainer_set_collectives(Trainer *t, const Collectives *coll, int rank, int world)
+{
+    t->coll = coll;
+    t->rank = rank;
+    t->world = world;
+}
+
+void trainer_broadcast_weights(Trainer *t)
+{
+    if (!t->coll || t->world <= 1)
+        return;
+    SentenceModel *m = t->m;
+    const size_t D = (size_t)m->out_dim, H = (size_t)m->enc.cfg.hidden_size;
+    t->coll->broadcast(m->enc.params, m->enc.n_params * sizeof(float), 0);
+    if (m->pipe.has_dense) {
+        t->coll->broadcast(m->dense_w, D * H * sizeof(float), 0);
+        t->coll->broadcast(m->dense_b, D * sizeof(float), 0);
+    }
+    if (t->loss.kind == LOSS_SOFTMAX) {
+        t->coll->broadcast(t->cls_w, (size_t)t->loss.num_labels * 3 * D * sizeof(float), 0);
+        t->coll->broadcast(t->cls_b, (size_t)t->loss.num_labels * sizeof(float), 0);
+    }
+    encoder_refresh_gemm_copies(&m->enc);
+}
+
 int trainer_flush(Trainer *t)
 {
     if (t->pending == 0)
@@ -305,6 +333,15 @@ int trainer_flush(Trainer *t)
      * SoftmaxLoss classifier, which belongs to the loss */
     float *grads[3] = {t->et.grads, t->dense_gw, t->dense_gb};
     size_t sizes[3] = {m->enc.n_params, m->pipe.has_dense ? D * H : 0, m->pipe.has_dense ? D : 0};
+    if (t->coll && t->world > 1) { /* each rank's part is weighted already: the sum is the global gradient */
+        for (int k = 0; k < 3; k++)
+            if (sizes[k])
+                t->coll->all_reduce_sum(grads[k], sizes[k]);
+        if (lc->kind == LOSS_SOFTMAX) {
+            t->coll->all_reduce_sum(t->cls_gw, (size_t)lc->num_labels * 3 * D);
+            t->coll->all_reduce_sum(t->cls_gb, (size_t)lc->num_labels);
+        }
+    }
     double ss = 0;
     for (int k = 0; k < 3; k++)
         if (sizes[k])

@@ -9,6 +9,7 @@
 #ifndef SENTEMBED_TRAINER_H
 #define SENTEMBED_TRAINER_H
 
+#include "kernels/collectives.h"
 #include "trainer/encoder_train.h"
 #include "trainer/loss.h"
 #include "trainer/optimizer.h"
@@ -67,6 +68,12 @@ typedef struct {
     int n_columns;
     double last_grad_norm, last_lr;
     int last_update; /* what the last trainer_step's update did: trainer_flush's result */
+    /* Data parallelism (trainer_init sets a world of one): the gradients are summed over the
+     * ranks before clipping, each rank's weighted by grad_weight = its rows / the global
+     * batch's rows, so that the sum is the gradient of the global batch's mean loss. */
+    const Collectives *coll; /* NULL: a world of one */
+    int rank, world;
+    double grad_weight;
 } Trainer;
 
 int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const TrainConfig *cfg, int n_columns,
@@ -87,6 +94,12 @@ void trainer_set_classifier(Trainer *t, const float *W, const float *b);
  * gradient norm was NaN or inf (last_grad_norm): then nothing was updated and the
  * gradients were dropped. */
 int trainer_flush(Trainer *t);
+/* Data parallelism: the collectives of the job (on the model's backend), this rank and
+ * the world size. The dropout masks of rank r are drawn from a stream of their own. */
+void trainer_set_collectives(Trainer *t, const Collectives *coll, int rank, int world);
+/* Every rank takes rank 0's weights (the encoder, the Dense layer, the SoftmaxLoss
+ * classifier): one starting point, whatever each rank initialised or loaded. */
+void trainer_broadcast_weights(Trainer *t);
 /* Drops the accumulated gradients (a skipped step). */
 void trainer_discard(Trainer *t);
 void trainer_free(Trainer *t);
