@@ -75,6 +75,24 @@ mpi 2 "$bin" train "$tmp/mrpc.json" --set output_dir="$tmp/softmax2" --set batch
     same_losses "$tmp/softmax1" "$tmp/softmax2" && same_embeddings "$tmp/softmax1" "$tmp/softmax2" && ok ||
     { fail "softmax, 2 ranks:"; cat "$tmp/log"; }
 
+# TripletLoss (negatives: the file's genre column), and MNRL, whose in-batch negatives are
+# per rank: N ranks x b against one process accumulating N micro-batches of b (the same
+# rows: a global batch's shares are consecutive micro-batches of the same permutation)
+mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/triplet2" --set batch_size=6 --set loss.type=triplet \
+    --set 'data.columns=[5, 6, 1]' --set data.label=null > "$tmp/log" 2>&1 &&
+    "$bin" train "$tmp/r.json" --set output_dir="$tmp/triplet1" --set loss.type=triplet \
+    --set 'data.columns=[5, 6, 1]' --set data.label=null 2>> "$tmp/log" &&
+    same_losses "$tmp/triplet1" "$tmp/triplet2" && same_embeddings "$tmp/triplet1" "$tmp/triplet2" && ok ||
+    { fail "triplet, 2 ranks:"; cat "$tmp/log"; }
+for n in 2 4; do
+    mpi $n "$bin" train "$tmp/r.json" --set output_dir="$tmp/mnrl$n" --set batch_size=3 --set loss.type=mnrl \
+        --set data.label=null > "$tmp/log" 2>&1 &&
+        "$bin" train "$tmp/r.json" --set output_dir="$tmp/mnrl-acc$n" --set batch_size=3 --set loss.type=mnrl \
+        --set data.label=null --set gradient_accumulation_steps=$n 2>> "$tmp/log" &&
+        same_losses "$tmp/mnrl-acc$n" "$tmp/mnrl$n" && same_embeddings "$tmp/mnrl-acc$n" "$tmp/mnrl$n" && ok ||
+        { fail "MNRL, $n ranks against $n accumulated micro-batches:"; cat "$tmp/log"; }
+done
+
 # stop after step 3 and resume, both under mpirun: the bytes of the straight 2-rank run
 mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/split" --set batch_size=6 --set checkpoint.every=4 \
     --stop-at 3 > "$tmp/log" 2>&1 &&
@@ -85,6 +103,24 @@ mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/split" --set batch_size=
     cmp -s "$tmp/split/model.safetensors" "$tmp/np2/model.safetensors" &&
     cmp -s "$tmp/split/2_Dense/model.safetensors" "$tmp/np2/2_Dense/model.safetensors" && ok ||
     { fail "stop and resume under mpirun:"; cat "$tmp/log"; }
+# SIGTERM to mpirun: it passes the signal on, every rank stops after the same step and
+# checkpoints once; resuming gives the bytes of the straight run
+# (mpirun itself in the background, not a function's subshell: the signals must reach it)
+"$mpiexec" --oversubscribe -np 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/term" --set batch_size=6 \
+    --set max_steps=400 --set checkpoint.every=0 > "$tmp/term.log" 2>&1 &
+pid=$!
+for i in $(seq 1 500); do grep -q "^step 2/" "$tmp/term.log" 2> /dev/null && break; sleep 0.02; done
+kill -TERM $pid
+wait $pid
+mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/straight400" --set batch_size=6 --set max_steps=400 \
+    --set checkpoint.every=0 > /dev/null 2>&1
+if grep -q "stopped after step [0-9]* (SIGTERM)" "$tmp/term.log" && [ "$(ls "$tmp/term/checkpoints" | wc -l)" -eq 1 ] &&
+    mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/term" --set batch_size=6 --set max_steps=400 \
+        --set checkpoint.every=0 --resume latest > "$tmp/log" 2>&1 &&
+    cmp -s "$tmp/term/model.safetensors" "$tmp/straight400/model.safetensors"; then ok; else
+    fail "SIGTERM to mpirun and resume:"; cat "$tmp/term.log" "$tmp/log"
+fi
+
 # the world size is part of the run: one process does not continue a 2-rank run
 "$bin" train "$tmp/r.json" --set output_dir="$tmp/split" --set batch_size=6 --set checkpoint.every=4 \
     --resume latest > "$tmp/log" 2>&1
@@ -105,6 +141,31 @@ start=$(date +%s)
 status=$?
 [ $status -ne 0 ] && grep -q "rank 1/2: .*longer than 64 bytes" "$tmp/log" && [ $(($(date +%s) - start)) -le 60 ] && ok ||
     { fail "one rank fails (status $status):"; cat "$tmp/log"; }
+
+# kill -9 of one rank mid-run: the job ends within 60 s naming the rank, and the last
+# checkpoint verifies
+start=$(date +%s)
+"$mpiexec" --oversubscribe -np 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/k9" --set batch_size=6 \
+    --set max_steps=100000 --set checkpoint.every=5 > "$tmp/log" 2>&1 &
+pid=$!
+for i in $(seq 1 1500); do [ -d "$tmp/k9/checkpoints/checkpoint-10" ] && break; sleep 0.02; done
+kill -9 "$(pgrep -P $pid -f 'sentembed train' | tail -1)"
+wait $pid
+status=$?
+last=$(ls -d "$tmp"/k9/checkpoints/checkpoint-* | sort -t- -k2 -n | tail -1)
+[ $status -ne 0 ] && [ $(($(date +%s) - start)) -le 60 ] && grep -q "process rank [01] .* exited on signal 9" "$tmp/log" &&
+    "$bin" info "$last" | grep -q "training state verified" && ok || { fail "kill -9 of a rank (status $status):"; cat "$tmp/log"; }
+# damaged data that one rank meets mid-run (a shard's block of ids is checked when first
+# read): the job ends at once with the message of the rank that read it
+spec="{\"path\": \"$data/stsb/sts-train.csv\", \"format\": \"tsv\", \"columns\": [5, 6], \"label\": 4, \"label_scale\": 5}"
+"$bin" tokenize --shard "$tmp/stsb.shard" --model "$model" --data "$spec" 2> /dev/null
+printf '\377' | dd of="$tmp/stsb.shard" bs=1 seek=200000 conv=notrunc 2> /dev/null
+start=$(date +%s)
+mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/badshard" --set batch_size=6 --set max_steps=100000 \
+    --set "data={\"shard\": \"$tmp/stsb.shard\"}" > "$tmp/log" 2>&1
+status=$?
+[ $status -ne 0 ] && [ $(($(date +%s) - start)) -le 60 ] && grep -q "rank [01]/2: .*stsb.shard: damaged shard" "$tmp/log" &&
+    ok || { fail "damaged data met by one rank (status $status):"; cat "$tmp/log"; }
 
 echo "cli_distributed: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
