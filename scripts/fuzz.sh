@@ -8,6 +8,8 @@
 #   shard        the pre-tokenized shard reader (seeds: shards made from SNLI)
 #   json         the strict JSON parser (duplicate keys, NUL, text after the value) and the
 #                --set value reader (seeds: configs/*.json, the test model's JSON files)
+#   manifest     the checkpoint/model manifest reader and verifier (seeds: the manifests of
+#                a model and a checkpoint trained for one step)
 # Findings (crash-*, leak-*, timeout-*) land in BUILD/findings/; the build is build-fuzz
 # unless SENTEMBED_FUZZ_BUILD names another directory.
 set -euo pipefail
@@ -17,8 +19,8 @@ target=${2:-tokenizer}
 data=${SENTEMBED_DATA:-../shared/data}
 build=${SENTEMBED_FUZZ_BUILD:-build-fuzz}
 case $target in
-tokenizer | safetensors | data | recipe | shard | json) ;;
-*) echo "fuzz.sh: unknown target '$target' (tokenizer, safetensors, data, recipe, shard or json)" >&2; exit 2 ;;
+tokenizer | safetensors | data | recipe | shard | json | manifest) ;;
+*) echo "fuzz.sh: unknown target '$target' (tokenizer, safetensors, data, recipe, shard, json or manifest)" >&2; exit 2 ;;
 esac
 scripts/install_deps.sh clang libclang-rt-14-dev libomp-dev
 CC=clang cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSENTEMBED_FUZZ=ON -DSENTEMBED_CUDA=OFF > /dev/null
@@ -27,6 +29,7 @@ binary=fuzz_$target
 [ "$target" = json ] && binary=fuzz_json_strict
 targets=("$binary")
 [ "$target" = shard ] && targets+=(sentembed) # makes the seed shards
+[ "$target" = manifest ] && targets+=(sentembed) # trains for a step: the seed manifests
 cmake --build "$build" -j"$(nproc)" --target "${targets[@]}"
 corpus=$build/corpus-$target
 [ "$target" = tokenizer ] && corpus=$build/corpus # where earlier runs kept it
@@ -80,6 +83,19 @@ json)
     for f in configs/*.json tests/fixtures/encoder/tiny-bert/*.json; do cp "$f" "$corpus/seed-$(basename "$f")"; done
     printf '%s' '{"a": {"b": 1, "c": [{"d": "\u0000"}, {"e": 1, "e": 2}]}, "a": 3} x' | seed tricky
     printf '%s' 'nullrun' | seed bare
+    ;;
+manifest)
+    # the manifests of a real model and checkpoint, and one of the fuzz directory's own files
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    cp -r tests/fixtures/encoder/tiny-bert "$work/model" && cp -r tests/fixtures/encoder/variants/mean/. "$work/model/"
+    printf '%s\n' "{\"model\": \"$work/model\", \"data\": {\"path\": \"$data/stsb/sts-train.csv\", \"format\": \"tsv\"," \
+        "\"columns\": [5, 6], \"label\": 4, \"label_scale\": 5}, \"loss\": {\"type\": \"cosine_similarity\"}," \
+        "\"batch_size\": 4, \"max_steps\": 1, \"output_dir\": \"$work/out\", \"checkpoint\": {\"every\": 1}}" > "$work/r.json"
+    "$build/sentembed" train "$work/r.json" 2> /dev/null
+    seed model < "$work/out/sentembed_manifest.json"
+    seed checkpoint < "$work/out/checkpoints/checkpoint-1/sentembed_manifest.json"
+    printf '%s' '{"format": "sentembed-manifest", "version": 1, "kind": "model", "step": 0, "recipe_hash": "0000000000000000", "files": [{"path": "a.txt", "bytes": 3, "sha256": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"}, {"path": "sub/b.bin", "bytes": 0, "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}]}' | seed own
     ;;
 shard)
     model=tests/fixtures/encoder/tiny-bert
