@@ -180,9 +180,11 @@ static void keyed_forward(SentenceModel *m, const char *const *texts, const size
 
 /* Data parallelism draws the masks of the global batch: the two halves of a batch, each
  * keyed by its first global row, give every sequence the hidden states it has in the whole
- * batch, bit for bit (each sequence's forward is independent of the others in a packed
- * batch: row-wise ops, attention inside the sequence, and GEMMs whose rows do not mix);
- * the second half keyed as if it started at row 0 must not. */
+ * batch (each sequence's forward is independent of the others in a packed batch: row-wise
+ * ops, attention inside the sequence, GEMMs whose rows do not mix; they are equal bit for
+ * bit here, but an sgemm may pick another kernel for another row count, so the check allows
+ * 1e-5, far below what one mask bit changes); the second half keyed as if it started at
+ * row 0 must differ by more than 1e-2. */
 static void check_dropout_keys(const char *model_dir, const char *const *texts, const size_t *lens)
 {
     SentenceModel m;
@@ -198,19 +200,27 @@ static void check_dropout_keys(const char *model_dir, const char *const *texts, 
     for (int h = 0; h < 2; h++)
         keyed_forward(&m, texts, lens, h * HALF, HALF, h * HALF, half[h], len_half[h]);
     keyed_forward(&m, texts, lens, HALF, HALF, 0, unkeyed, len_unkeyed);
-    int same = 1, unkeyed_same = 1;
+    int same_lens = 1;
+    double worst = 0, unkeyed_worst = 0;
     for (int h = 0; h < 2; h++)
         for (int c = 0; c < 2; c++)
             for (int r = 0; r < HALF; r++) {
                 const int s = c * HALF + r, g = c * PAIRS + h * HALF + r;
-                const size_t bytes = (size_t)len_whole[g] * H * sizeof(float);
-                same &= len_half[h][s] == len_whole[g] && !memcmp(half[h][s], whole[g], bytes);
-                if (h == 1)
-                    unkeyed_same &= !memcmp(unkeyed[s], whole[g], bytes);
+                same_lens &= len_half[h][s] == len_whole[g];
+                if (len_half[h][s] != len_whole[g])
+                    continue;
+                for (size_t i = 0; i < (size_t)len_whole[g] * H; i++) {
+                    worst = fmax(worst, fabs((double)half[h][s][i] - whole[g][i]));
+                    if (h == 1)
+                        unkeyed_worst = fmax(unkeyed_worst, fabs((double)unkeyed[s][i] - whole[g][i]));
+                }
             }
-    CHECK(same, "dropout keyed by the global row: the halves' hidden states differ from the whole batch's");
-    CHECK(!unkeyed_same, "the second half keyed from row 0 has the whole batch's hidden states: the keys do nothing");
-    printf("  dropout 0.1 keyed by global row: 2 halves of %d rows equal the batch of %d bit for bit\n", HALF, PAIRS);
+    CHECK(same_lens && worst <= 1e-5, "dropout keyed by the global row: the halves' hidden states differ from the "
+          "whole batch's by %.3g", worst);
+    CHECK(unkeyed_worst > 1e-2, "the second half keyed from row 0 is within %.3g of the whole batch's hidden states: "
+          "the keys do nothing", unkeyed_worst);
+    printf("  dropout 0.1 keyed by global row: 2 halves of %d rows vs the batch of %d: max |diff| %.3g (%.3g keyed "
+           "from row 0)\n", HALF, PAIRS, worst, unkeyed_worst);
     for (int i = 0; i < 2 * PAIRS; i++)
         free(whole[i]);
     for (int i = 0; i < PAIRS; i++)
