@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kernels/dropout_hash.h"
+
 typedef enum { POOL_MEAN, POOL_CLS, POOL_MAX, POOL_MEAN_SQRT_LEN } PoolMode;
 
 /* AdamW constants of one step (computed in double on the host, used in fp32):
@@ -68,9 +70,10 @@ typedef struct Ops {
      * (Q | K | V, each heads x head_dim); out: act [T, heads*head_dim];
      * softmax(Q K^T / sqrt(head_dim)) V per head. With dropout_p > 0 (training) the
      * probabilities are dropped and rescaled by 1 / (1 - p) with the mask of
-     * kernels/dropout_hash.h (index se_attn_dropout_index, the given seed); 0 turns it off. */
+     * kernels/dropout_hash.h (index se_attn_dropout_index, the given seed, the sequences'
+     * keys); 0 turns it off. */
     void (*attention)(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
-                      int heads, int head_dim, float dropout_p, uint64_t seed);
+                      int heads, int head_dim, float dropout_p, uint64_t seed, DropoutKeys keys);
     /* out[s,:] (f32) = mean / first row / max / sum / sqrt(len) of x's rows of sequence s */
     void (*pool)(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H, PoolMode mode);
     /* out[M,N] = a[M,K] @ w[N,K]^T + bias[N], all f32 (small layers: Dense, classifiers) */
@@ -91,7 +94,8 @@ typedef struct Ops {
     void (*bias_gelu_backward)(void *dpre, float *dbias, const void *dout, const void *pre, const float *bias, int T,
                                int N);
     void (*attention_backward)(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
-                               int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed);
+                               int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed,
+                               DropoutKeys keys);
     void (*pool_backward)(void *dx, const float *dout, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
                           PoolMode mode);
     void (*linear_f32_backward)(float *da, float *dw, float *dbias, const float *dout, const float *a,
@@ -102,9 +106,12 @@ typedef struct Ops {
     void (*add_act)(void *y, const void *x, size_t n);
 
     /* training support */
-    /* x[i] = keep(i) ? x[i] / (1 - p) : 0 in place (act), keep(i) = se_dropout_uniform(seed, i) >= p
-     * (kernels/dropout_hash.h). Its backward is the same call on the gradient. */
-    void (*dropout)(void *x, size_t n, float p, uint64_t seed);
+    /* x [T, H] (act) of the packed batch cu_seqlens (T = cu_seqlens[n_seqs]), in place:
+     * x[t, j] = keep ? x[t, j] / (1 - p) : 0, keep = se_dropout_uniform(se_dropout_seq_seed(seed,
+     * keys, s), (t - cu_seqlens[s]) * H + j) >= p for t in sequence s (kernels/dropout_hash.h).
+     * Its backward is the same call on the gradient. */
+    void (*dropout)(void *x, int T, int H, const int32_t *cu_seqlens, int n_seqs, DropoutKeys keys, float p,
+                    uint64_t seed);
     void (*zero)(void *p, size_t bytes);
     /* sum of x[i]^2 over f32 x, returned to the host (accumulated in double on the CPU,
      * fp32 partials summed in double on the GPU) */

@@ -164,6 +164,16 @@ static inline Batch make_batch(const char *name, const int *lens, int n)
     return b;
 }
 
+/* Dropout keys for n_seqs sequences as a training batch has them: two columns where n_seqs
+ * is even, one otherwise, and a random first row, so that a mask drawn from the wrong
+ * sequence's key shows. */
+static inline DropoutKeys random_keys(int n_seqs)
+{
+    const int columns = n_seqs % 2 == 0 ? 2 : 1;
+    const DropoutKeys k = {n_seqs / columns, columns, (int64_t)(rng_next() % 100000)};
+    return k;
+}
+
 /* Tokens of batch b (malloc'ed arrays of b->T): ids below vocab, types below n_types, and
  * positions counting from 0 in each sequence. */
 static inline void random_tokens(const Batch *b, int vocab, int n_types, int32_t **ids, int32_t **positions,

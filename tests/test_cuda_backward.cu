@@ -342,7 +342,7 @@ typedef struct {
 } AttnTol;
 
 static AttnTol attention_error_model(const Batch *b, const float *qkv, const float *dout, int heads, int hd,
-                                     float dropout_p, uint64_t seed)
+                                     float dropout_p, uint64_t seed, DropoutKeys keys)
 {
     const int T = b->T, D = heads * hd, row = 3 * D;
     const double scale = 1.0 / sqrt((double)hd), keep_scale = 1.0f / (1.0f - dropout_p);
@@ -354,6 +354,7 @@ static AttnTol attention_error_model(const Batch *b, const float *qkv, const flo
     double *m = (double *)xmalloc(cap * sizeof(double));
     for (int sq = 0; sq < b->n_seqs; sq++) {
         const int start = b->cu_seqlens[sq], L = b->cu_seqlens[sq + 1] - start;
+        const uint64_t seq_seed = se_dropout_seq_seed(seed, keys, sq);
         for (int h = 0; h < heads; h++) {
 #define Q(i) (qkv + (size_t)(start + (i)) * row + h * hd)
 #define K(j) (qkv + (size_t)(start + (j)) * row + D + h * hd)
@@ -370,7 +371,7 @@ static AttnTol attention_error_model(const Batch *b, const float *qkv, const flo
                         gv_mag += fabs((double)G(i)[d] * V(j)[d]);
                     }
                     const bool kept =
-                        se_dropout_uniform(seed, se_attn_dropout_index(start + i, heads, h, j)) >= dropout_p;
+                        se_dropout_uniform(seq_seed, se_attn_dropout_index(i, heads, h, j)) >= dropout_p;
                     m[j] = dropout_p > 0 ? (kept ? keep_scale : 0.0) : 1.0;
                     s[j] = dot * scale;
                     dp[j] = m[j] * gv;
@@ -444,17 +445,19 @@ static void test_attention_backward(const Batch *b, int heads, int hd, float qk_
         }
     float *dout = rand_vec((size_t)T * D, -1, 1, true);
     const uint64_t seed = rng_next();
+    const DropoutKeys keys = random_keys(b->n_seqs);
     float *ref_out = (float *)xmalloc((size_t)T * D * sizeof(float));
     float *ref_dqkv = (float *)xmalloc((size_t)T * 3 * D * sizeof(float));
-    cpu->attention(ref_out, qkv, b->cu_seqlens, b->n_seqs, b->max_seqlen, heads, hd, dropout_p, seed);
-    cpu->attention_backward(ref_dqkv, dout, qkv, b->cu_seqlens, b->n_seqs, b->max_seqlen, heads, hd, dropout_p, seed);
-    const AttnTol tol = attention_error_model(b, qkv, dout, heads, hd, dropout_p, seed);
+    cpu->attention(ref_out, qkv, b->cu_seqlens, b->n_seqs, b->max_seqlen, heads, hd, dropout_p, seed, keys);
+    cpu->attention_backward(ref_dqkv, dout, qkv, b->cu_seqlens, b->n_seqs, b->max_seqlen, heads, hd, dropout_p, seed,
+                            keys);
+    const AttnTol tol = attention_error_model(b, qkv, dout, heads, hd, dropout_p, seed, keys);
 
     void *d_qkv = gpu_act(qkv, (size_t)T * 3 * D), *d_dout = gpu_act(dout, (size_t)T * D);
     void *d_out = gpu_garbage_act((size_t)T * D), *d_dqkv = gpu_garbage_act((size_t)T * 3 * D);
     int32_t *d_cu = (int32_t *)gpu_copy(b->cu_seqlens, (b->n_seqs + 1) * 4);
-    gpu->attention(d_out, d_qkv, d_cu, b->n_seqs, b->max_seqlen, heads, hd, dropout_p, seed);
-    gpu->attention_backward(d_dqkv, d_dout, d_qkv, d_cu, b->n_seqs, b->max_seqlen, heads, hd, dropout_p, seed);
+    gpu->attention(d_out, d_qkv, d_cu, b->n_seqs, b->max_seqlen, heads, hd, dropout_p, seed, keys);
+    gpu->attention_backward(d_dqkv, d_dout, d_qkv, d_cu, b->n_seqs, b->max_seqlen, heads, hd, dropout_p, seed, keys);
     float *got_out = host_act(d_out, (size_t)T * D), *got_dqkv = host_act(d_dqkv, (size_t)T * 3 * D);
 
     char what[160], desc[96];

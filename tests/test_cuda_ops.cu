@@ -177,11 +177,12 @@ static void test_attention(const Batch *b, int heads, int head_dim, float qk_ran
             qkv[(size_t)t * 3 * D + c] = bf16_round(rng_uniform(-range, range));
         }
     float *ref = (float *)xmalloc((size_t)T * D * sizeof(float));
-    cpu->attention(ref, qkv, b->cu_seqlens, b->n_seqs, b->max_seqlen, heads, head_dim, 0.0f, 0);
+    const DropoutKeys keys = {b->n_seqs, 1, 0}; /* no dropout: unused */
+    cpu->attention(ref, qkv, b->cu_seqlens, b->n_seqs, b->max_seqlen, heads, head_dim, 0.0f, 0, keys);
 
     void *d_qkv = gpu_act(qkv, (size_t)T * 3 * D), *d_out = gpu->alloc((size_t)T * D * gpu->act_size);
     int32_t *d_cu = (int32_t *)gpu_copy(b->cu_seqlens, (b->n_seqs + 1) * 4);
-    gpu->attention(d_out, d_qkv, d_cu, b->n_seqs, b->max_seqlen, heads, head_dim, 0.0f, 0);
+    gpu->attention(d_out, d_qkv, d_cu, b->n_seqs, b->max_seqlen, heads, head_dim, 0.0f, 0, keys);
     float *got = host_act(d_out, (size_t)T * D);
 
     const double scale = 1.0 / sqrt((double)head_dim);

@@ -50,21 +50,31 @@ static void check_value(const char *what, double got, double ref, double rtol, d
         n_failed++;
 }
 
-/* The same rows kept on both sides: the input is bf16 (|x| in [0.5, 2), so a zero means
+/* The same elements kept on both sides: the input is bf16 (|x| in [0.5, 2), so a zero means
  * dropped), the CPU runs on its fp32 values and its fp32 products are rounded to bf16 once,
  * as the kernel stores them: the results must be equal bit for bit, and so the count of
- * dropped elements. */
-static void test_dropout(size_t n, float p)
+ * dropped elements. The batch has n_seqs sequences of 0 .. max_len rows (empty ones too,
+ * which the kernel's search for a row's sequence must step over; the first has one at
+ * least) of H columns. */
+static void test_dropout(int n_seqs, int max_len, int H, float p)
 {
+    int32_t *cu = (int32_t *)xmalloc((n_seqs + 1) * sizeof *cu);
+    cu[0] = 0;
+    for (int s = 0; s < n_seqs; s++)
+        cu[s + 1] = cu[s] + (s == 0) + (int)(rng_next() % (uint64_t)(max_len + (s != 0)));
+    const int T = cu[n_seqs];
+    const size_t n = (size_t)T * H;
     float *x = (float *)xmalloc(n * sizeof *x);
     for (size_t i = 0; i < n; i++)
         x[i] = bf16_round(rng_uniform(0.5f, 2.0f) * (rng_next() & 1 ? 1.0f : -1.0f));
     const uint64_t seed = rng_next();
+    const DropoutKeys keys = random_keys(n_seqs);
     void *d = gpu->alloc(n * gpu->act_size);
+    int32_t *d_cu = (int32_t *)gpu_copy(cu, (n_seqs + 1) * sizeof *cu);
     gpu->upload_act(d, x, n);
-    gpu->dropout(d, n, p, seed);
+    gpu->dropout(d, T, H, d_cu, n_seqs, keys, p, seed);
     float *got = host_act(d, n), *want = dup_vec(x, n);
-    cpu->dropout(want, n, p, seed);
+    cpu->dropout(want, T, H, cu, n_seqs, keys, p, seed);
     size_t zeros_gpu = 0, zeros_cpu = 0;
     for (size_t i = 0; i < n; i++) {
         want[i] = bf16_round(want[i]);
@@ -72,12 +82,13 @@ static void test_dropout(size_t n, float p)
         zeros_cpu += want[i] == 0.0f;
     }
     char what[128];
-    snprintf(what, sizeof what, "dropout n=%zu p=%g (dropped %zu gpu, %zu cpu)", n, p, zeros_gpu, zeros_cpu);
+    snprintf(what, sizeof what, "dropout %d seqs, T=%d H=%d p=%g (dropped %zu gpu, %zu cpu)", n_seqs, T, H, p,
+             zeros_gpu, zeros_cpu);
     check(what, "0 (exact)", got, want, n, 0, 0, NULL);
     if (zeros_gpu != zeros_cpu)
         n_failed++;
-    gpu->free(d);
-    free(x), free(got), free(want);
+    gpu->free(d), gpu->free(d_cu);
+    free(cu), free(x), free(got), free(want);
 }
 
 /* Bytes [offset, offset + len) of a buffer of random non-zero bytes: those and only those become 0. */
@@ -428,12 +439,14 @@ int main(int argc, char **argv)
     if (!cuda_test_start("test_cuda_train", argc, argv))
         return 77;
 
-    const size_t sizes[] = {1, 1000, 1000003, 1 << 20}; /* multiples of 8 go 8 at a time */
-    for (int k = 0; k < 4; k++) {
-        test_dropout(sizes[k], 0.1f);
-        test_dropout(sizes[k], 0.5f);
+    const size_t sizes[] = {1, 1000, 1000003, 1 << 20};
+    /* {sequences, longest, H}: rows of a multiple of 8 go 8 elements at a time */
+    static const int shapes[][3] = {{1, 1, 1}, {5, 20, 50}, {7, 300, 768}, {300, 40, 64}, {2, 1500, 333}};
+    for (int k = 0; k < 5; k++) {
+        test_dropout(shapes[k][0], shapes[k][1], shapes[k][2], 0.1f);
+        test_dropout(shapes[k][0], shapes[k][1], shapes[k][2], 0.5f);
     }
-    test_dropout(1000, 0.0f); /* a no-op */
+    test_dropout(5, 20, 64, 0.0f); /* a no-op */
     test_zero(4099, 5, 3001);
     test_zero(64, 0, 64);
     test_async_copy(1 << 20);

@@ -137,20 +137,25 @@ static void gelu_d(const double *in, double *out, const void *ctx)
 typedef struct {
     float p;
     uint64_t seed;
+    DropoutKeys keys;
 } DropoutCtx;
 
-/* the kept fraction's scale 1 / (1 - p), or 0 for a dropped element (kernels/dropout_hash.h) */
-static double keep_d(const DropoutCtx *dc, uint64_t index)
+/* the kept fraction's scale 1 / (1 - p), or 0 for a dropped element of sequence s
+ * (kernels/dropout_hash.h) */
+static double keep_d(const DropoutCtx *dc, int s, uint64_t index)
 {
     if (!dc || dc->p <= 0)
         return 1.0;
-    return se_dropout_uniform(dc->seed, index) >= dc->p ? 1.0 / (1.0 - (double)dc->p) : 0.0;
+    return se_dropout_uniform(se_dropout_seq_seed(dc->seed, dc->keys, s), index) >= dc->p ? 1.0 / (1.0 - (double)dc->p)
+                                                                                          : 0.0;
 }
 
 static void dropout_d(const double *x, double *out, const void *ctx)
 {
-    for (size_t i = 0; i < (size_t)T * H; i++)
-        out[i] = x[i] * keep_d(ctx, i);
+    for (int s = 0; s < N_SEQ; s++)
+        for (int t = CU[s]; t < CU[s + 1]; t++)
+            for (int h = 0; h < H; h++)
+                out[t * H + h] = x[t * H + h] * keep_d(ctx, s, (uint64_t)(t - CU[s]) * H + h);
 }
 
 /* ctx: a DropoutCtx for dropout on the probabilities, or NULL */
@@ -173,7 +178,7 @@ static void attention_d(const double *qkv, double *out, const void *ctx)
                 for (int d = 0; d < HD; d++) {
                     double o = 0;
                     for (int j = CU[s]; j < CU[s + 1]; j++)
-                        o += sc[j] / sum * keep_d(ctx, se_attn_dropout_index(i, HEADS, h, j - CU[s])) *
+                        o += sc[j] / sum * keep_d(ctx, s, se_attn_dropout_index(i - CU[s], HEADS, h, j - CU[s])) *
                              qkv[j * row + 2 * D + h * HD + d];
                     out[i * D + h * HD + d] = o;
                 }
@@ -307,30 +312,31 @@ int main(void)
         const int D = HEADS * HD;
         /* p = 0.3 drops a few of the 33 probabilities per head (the seed is fixed, so the
          * mask is part of the function the finite differences see) */
-        static const DropoutCtx drop = {0.3f, 77};
+        static const DropoutCtx drop = {0.3f, 77, {1, N_SEQ, 2}}; /* one row of 3 columns, global row 2 */
         const DropoutCtx *dc = with_dropout ? &drop : NULL;
         Case k = {with_dropout ? "attention+dropout" : "attention", attention_d, (size_t)T * 3 * D, T * D, dc};
         double *in = random_vec(k.n_in, 1.5, 0);
         float *fin = to_float(in, k.n_in), *out = malloc(k.n_out * sizeof *out);
         const float p = dc ? dc->p : 0.0f;
         const uint64_t seed = dc ? dc->seed : 0;
-        attention_forward_cpu(out, fin, CU, N_SEQ, 4, HEADS, HD, p, seed);
+        const DropoutKeys keys = {N_SEQ, 1, 0}; /* unused without dropout */
+        attention_forward_cpu(out, fin, CU, N_SEQ, 4, HEADS, HD, p, seed, dc ? dc->keys : keys);
         check_forward(&k, in, out);
         g = setup(&k, in, &c, &dout);
         float *grad = calloc(k.n_in, sizeof *grad);
-        attention_backward_cpu(grad, dout, fin, CU, N_SEQ, 4, HEADS, HD, p, seed);
+        attention_backward_cpu(grad, dout, fin, CU, N_SEQ, 4, HEADS, HD, p, seed, dc ? dc->keys : keys);
         compare(with_dropout ? "attention+dropout (q, k, v)" : "attention (q, k, v)", grad, g, k.n_in);
         free(in), free(fin), free(out), free(g), free(c), free(dout), free(grad);
     }
     { /* hidden dropout: linear, and its backward is the same call on the gradient */
-        static const DropoutCtx drop = {0.25f, 5};
+        static const DropoutCtx drop = {0.25f, 5, {N_SEQ, 1, 5}}; /* three rows of one column from global row 5 */
         Case k = {"dropout", dropout_d, (size_t)T * H, T * H, &drop};
         double *in = random_vec(k.n_in, 1, 0);
         float *fin = to_float(in, k.n_in), *out = to_float(in, k.n_in);
-        dropout_cpu(out, k.n_out, drop.p, drop.seed);
+        dropout_cpu(out, H, CU, N_SEQ, drop.keys, drop.p, drop.seed);
         check_forward(&k, in, out);
         g = setup(&k, in, &c, &dout);
-        dropout_cpu(dout, k.n_in, drop.p, drop.seed);
+        dropout_cpu(dout, H, CU, N_SEQ, drop.keys, drop.p, drop.seed);
         compare("dropout", dout, g, k.n_in);
         size_t zeros = 0;
         for (size_t i = 0; i < k.n_out; i++)
@@ -338,13 +344,19 @@ int main(void)
         CHECK(zeros > 0 && zeros < k.n_out, "dropout 0.25 on %zu elements dropped %zu", k.n_out, zeros);
         free(in), free(fin), free(out), free(g), free(c), free(dout);
     }
-    { /* the mask's statistics: 10^6 draws at p = 0.1 keep 90% within 5 standard deviations,
-       * and the kept elements carry the 1 / (1 - p) scale, so the mean is preserved */
-        const size_t n = 1000000;
+    { /* the mask's statistics: 10^6 draws at p = 0.1 (1000 sequences of 10 rows of 100, two
+       * columns of 500 rows) keep 90% within 5 standard deviations, and the kept elements carry
+       * the 1 / (1 - p) scale, so the mean is preserved */
+        enum { SEQS = 1000, LEN = 10, W = 100 };
+        const size_t n = (size_t)SEQS * LEN * W;
+        const DropoutKeys keys = {SEQS / 2, 2, 0};
+        int32_t *cu = malloc((SEQS + 1) * sizeof *cu);
+        for (int s = 0; s <= SEQS; s++)
+            cu[s] = s * LEN;
         float *x = malloc(n * sizeof *x);
         for (size_t i = 0; i < n; i++)
             x[i] = 1.0f;
-        dropout_cpu(x, n, 0.1f, 12345);
+        dropout_cpu(x, W, cu, SEQS, keys, 0.1f, 12345);
         double kept = 0, sum = 0;
         for (size_t i = 0; i < n; i++)
             kept += x[i] != 0.0f, sum += x[i];
@@ -355,13 +367,20 @@ int main(void)
         float *y = malloc(n * sizeof *y);
         for (size_t i = 0; i < n; i++)
             y[i] = 1.0f;
-        dropout_cpu(y, n, 0.1f, 12346);
+        dropout_cpu(y, W, cu, SEQS, keys, 0.1f, 12346);
         size_t same = 0;
         for (size_t i = 0; i < n; i++)
             same += (x[i] == 0.0f) && (y[i] == 0.0f);
         /* independent masks for neighbouring seeds: both dropped ~ p^2 n = 10^4 */
         CHECK(fabs((double)same - 0.01 * n) < 5 * sqrt(n * 0.01), "seeds 12345 and 12346 both dropped %zu", same);
-        free(x), free(y);
+        /* and for neighbouring sequences at the same places: ~ p^2 n / 2 */
+        const size_t per_seq = (size_t)LEN * W;
+        same = 0;
+        for (size_t s = 0; s + 1 < SEQS; s += 2)
+            for (size_t i = 0; i < per_seq; i++)
+                same += (x[s * per_seq + i] == 0.0f) && (x[(s + 1) * per_seq + i] == 0.0f);
+        CHECK(fabs((double)same - 0.005 * n) < 5 * sqrt(n * 0.005), "sequences 2k and 2k+1 both dropped %zu", same);
+        free(x), free(y), free(cu);
     }
     for (PoolMode mode = POOL_MEAN; mode <= POOL_MEAN_SQRT_LEN; mode++) {
         static const char *NAMES[] = {"pool mean", "pool cls", "pool max", "pool mean_sqrt_len"};

@@ -146,6 +146,88 @@ static void check_dropout(const char *model_dir, const char *const *texts, const
            c[0], off[0]);
 }
 
+/* The last hidden states of the encoder's training forward, with dropout 0.1 (hidden and
+ * attention) and a fixed seed, on rows [first, first + rows) of the PAIRS x 2 batch
+ * `texts` (column-major), keyed as global rows key_first .. : out[s] gets sequence s's
+ * rows (s = c * rows + r, as packed), len[s] their count. */
+static void keyed_forward(SentenceModel *m, const char *const *texts, const size_t *lens, int first, int rows,
+                          int64_t key_first, float **out, int *len)
+{
+    const char *part[2 * PAIRS];
+    size_t part_lens[2 * PAIRS];
+    for (int c = 0; c < 2; c++)
+        for (int r = 0; r < rows; r++) {
+            part[c * rows + r] = texts[c * PAIRS + first + r];
+            part_lens[c * rows + r] = lens[c * PAIRS + first + r];
+        }
+    const int N = 2 * rows, H = m->enc.cfg.hidden_size;
+    sm_tokenize(m, part, part_lens, (size_t)N);
+    PackedBatch *b = sm_pack(m, (size_t)N);
+    EncoderTrainer et;
+    SeError err;
+    CHECK(encoder_train_init(&et, &m->enc, b->n_tokens, N, &err) == 0, "%s", err.msg);
+    et.hidden_dropout = et.attention_dropout = 0.1f;
+    et.dropout_seed = 12345;
+    et.dropout_keys = (DropoutKeys){rows, 2, key_first};
+    encoder_train_forward(&et, b);
+    for (int s = 0; s < N; s++) {
+        len[s] = b->cu_seqlens[s + 1] - b->cu_seqlens[s];
+        out[s] = malloc((size_t)len[s] * H * sizeof **out);
+        memcpy(out[s], (const float *)et.out + (size_t)b->cu_seqlens[s] * H, (size_t)len[s] * H * sizeof **out);
+    }
+    encoder_train_free(&et);
+}
+
+/* Data parallelism draws the masks of the global batch: the two halves of a batch, each
+ * keyed by its first global row, give every sequence the hidden states it has in the whole
+ * batch (each sequence's forward is independent of the others in a packed batch: row-wise
+ * ops, attention inside the sequence, GEMMs whose rows do not mix; they are equal bit for
+ * bit here, but an sgemm may pick another kernel for another row count, so the check allows
+ * 1e-5, far below what one mask bit changes); the second half keyed as if it started at
+ * row 0 must differ by more than 1e-2. */
+static void check_dropout_keys(const char *model_dir, const char *const *texts, const size_t *lens)
+{
+    SentenceModel m;
+    SeError err;
+    if (sm_load(&m, model_dir, ops_cpu(), 2 * PAIRS, 0, &err)) {
+        CHECK(0, "%s", err.msg);
+        return;
+    }
+    const int H = m.enc.cfg.hidden_size, HALF = PAIRS / 2;
+    float *whole[2 * PAIRS], *half[2][PAIRS], *unkeyed[PAIRS];
+    int len_whole[2 * PAIRS], len_half[2][PAIRS], len_unkeyed[PAIRS];
+    keyed_forward(&m, texts, lens, 0, PAIRS, 0, whole, len_whole);
+    for (int h = 0; h < 2; h++)
+        keyed_forward(&m, texts, lens, h * HALF, HALF, h * HALF, half[h], len_half[h]);
+    keyed_forward(&m, texts, lens, HALF, HALF, 0, unkeyed, len_unkeyed);
+    int same_lens = 1;
+    double worst = 0, unkeyed_worst = 0;
+    for (int h = 0; h < 2; h++)
+        for (int c = 0; c < 2; c++)
+            for (int r = 0; r < HALF; r++) {
+                const int s = c * HALF + r, g = c * PAIRS + h * HALF + r;
+                same_lens &= len_half[h][s] == len_whole[g];
+                if (len_half[h][s] != len_whole[g])
+                    continue;
+                for (size_t i = 0; i < (size_t)len_whole[g] * H; i++) {
+                    worst = fmax(worst, fabs((double)half[h][s][i] - whole[g][i]));
+                    if (h == 1)
+                        unkeyed_worst = fmax(unkeyed_worst, fabs((double)unkeyed[s][i] - whole[g][i]));
+                }
+            }
+    CHECK(same_lens && worst <= 1e-5, "dropout keyed by the global row: the halves' hidden states differ from the "
+          "whole batch's by %.3g", worst);
+    CHECK(unkeyed_worst > 1e-2, "the second half keyed from row 0 is within %.3g of the whole batch's hidden states: "
+          "the keys do nothing", unkeyed_worst);
+    printf("  dropout 0.1 keyed by global row: 2 halves of %d rows vs the batch of %d: max |diff| %.3g (%.3g keyed "
+           "from row 0)\n", HALF, PAIRS, worst, unkeyed_worst);
+    for (int i = 0; i < 2 * PAIRS; i++)
+        free(whole[i]);
+    for (int i = 0; i < PAIRS; i++)
+        free(half[0][i]), free(half[1][i]), free(unkeyed[i]);
+    sm_free(&m);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -183,6 +265,7 @@ int main(int argc, char **argv)
     fit("CosineSimilarity", argv[2], &cosine, (const char *const *)texts, lens, labels, 40, 0.5);
     check_accumulation(argv[2], (const char *const *)texts, lens, labels);
     check_dropout(argv[2], (const char *const *)texts, lens);
+    check_dropout_keys(argv[2], (const char *const *)texts, lens);
     LossConfig softmax = {LOSS_SOFTMAX, TRIPLET_EUCLIDEAN, 0, 0, 2};
     fit("Softmax (2 labels)", argv[2], &softmax, (const char *const *)texts, lens, labels, 40, 0.5);
     for (int i = 0; i < n; i++)

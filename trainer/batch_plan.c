@@ -171,6 +171,11 @@ void plan_build(EpochPlan *p, const PlanSet *sets, int n_sets, const PlanConfig 
     se_context_pop(&ctx);
 }
 
+uint32_t plan_share_first(uint32_t rows, int rank, int world)
+{
+    return (uint32_t)((uint64_t)rows * (uint64_t)rank / (uint64_t)world);
+}
+
 size_t plan_take_share(EpochPlan *p, int rank, int world, uint32_t *global_rows)
 {
     size_t kept = 0;
@@ -178,8 +183,7 @@ size_t plan_take_share(EpochPlan *p, int rank, int world, uint32_t *global_rows)
         const PlanBatch g = p->batches[b];
         if (g.rows < (uint32_t)world)
             continue; /* a rank would have no row of it */
-        const uint32_t lo = (uint32_t)((uint64_t)g.rows * (uint64_t)rank / (uint64_t)world);
-        const uint32_t hi = (uint32_t)((uint64_t)g.rows * (uint64_t)(rank + 1) / (uint64_t)world);
+        const uint32_t lo = plan_share_first(g.rows, rank, world), hi = plan_share_first(g.rows, rank + 1, world);
         global_rows[kept] = g.rows;
         p->batches[kept++] = (PlanBatch){g.set, hi - lo, g.first + lo};
     }

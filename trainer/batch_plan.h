@@ -65,6 +65,9 @@ void plan_shuffle(uint32_t *order, size_t n, uint64_t seed, long epoch, int set)
  * the k-th batch kept. A batch of fewer rows than ranks (a last, short one) is left out on
  * every rank; returns how many were. */
 size_t plan_take_share(EpochPlan *p, int rank, int world, uint32_t *global_rows);
+/* The first row of rank r's share of a global batch of `rows` rows, R*r/world: where its
+ * rows sit in the global batch (the dropout masks are keyed by it). */
+uint32_t plan_share_first(uint32_t rows, int rank, int world);
 void plan_free(EpochPlan *p);
 
 #endif

@@ -312,7 +312,8 @@ void encoder_forward(Encoder *e, const PackedBatch *b)
     for (int l = 0; l < c->num_layers; l++) {
         const EncoderLayer *L = &e->layers[l];
         ops->matmul(e->qkv, e->x, L->qkv_wg, L->qkv_b, T, 3 * H, H);
-        ops->attention(e->ctx, e->qkv, e->d_cu_seqlens, b->n_seqs, b->max_seqlen, heads, H / heads, 0.0f, 0);
+        ops->attention(e->ctx, e->qkv, e->d_cu_seqlens, b->n_seqs, b->max_seqlen, heads, H / heads, 0.0f, 0,
+                       (DropoutKeys){b->n_seqs, 1, 0});
         ops->matmul(e->tmp, e->ctx, L->o_wg, L->o_b, T, H, H);
         ops->layernorm(e->x1, e->tmp, e->x, L->ln1_g, L->ln1_b, T, H, eps); /* post-LN residual */
         ops->matmul(e->ffn, e->x1, L->ff1_wg, NULL, T, I, H);

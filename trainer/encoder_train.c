@@ -116,27 +116,28 @@ void encoder_train_forward(EncoderTrainer *tr, const PackedBatch *b)
     ops->copy_to_device_async(e->d_cu_seqlens, b->cu_seqlens, ((size_t)b->n_seqs + 1) * 4);
     ops->embed(tr->emb_sum, e->d_ids, e->d_positions, e->d_types, e->word, e->pos, e->type, T, H);
     const float hp = tr->hidden_dropout, ap = tr->attention_dropout;
+    const DropoutKeys keys = tr->dropout_keys;
     void *x0 = L ? tr->layer[0].x_in : tr->out;
     ops->layernorm(x0, tr->emb_sum, NULL, e->emb_ln_g, e->emb_ln_b, T, H, eps);
     if (hp > 0)
-        ops->dropout(x0, (size_t)T * H, hp, site_seed(tr, -1, SITE_EMBEDDINGS));
+        ops->dropout(x0, T, H, e->d_cu_seqlens, b->n_seqs, keys, hp, site_seed(tr, -1, SITE_EMBEDDINGS));
     for (int l = 0; l < L; l++) {
         const EncoderLayer *W = &e->layers[l];
         LayerActivations *A = &tr->layer[l];
         void *x_out = l + 1 < L ? tr->layer[l + 1].x_in : tr->out;
         ops->matmul(A->qkv, A->x_in, W->qkv_wg, W->qkv_b, T, 3 * H, H);
         ops->attention(A->ctx, A->qkv, e->d_cu_seqlens, b->n_seqs, b->max_seqlen, heads, H / heads, ap,
-                       site_seed(tr, l, SITE_ATTENTION_PROBS));
+                       site_seed(tr, l, SITE_ATTENTION_PROBS), keys);
         ops->matmul(A->ao, A->ctx, W->o_wg, W->o_b, T, H, H);
         if (hp > 0) /* ao and fo are kept after dropout: the LayerNorms' inputs */
-            ops->dropout(A->ao, (size_t)T * H, hp, site_seed(tr, l, SITE_ATTENTION_OUT));
+            ops->dropout(A->ao, T, H, e->d_cu_seqlens, b->n_seqs, keys, hp, site_seed(tr, l, SITE_ATTENTION_OUT));
         ops->layernorm(A->x1, A->ao, A->x_in, W->ln1_g, W->ln1_b, T, H, eps);
         ops->matmul(A->fpre, A->x1, W->ff1_wg, NULL, T, I, H);
         ops->copy_on_device(A->fact, A->fpre, (size_t)T * I * a); /* fpre is kept for the backward */
         ops->bias_gelu(A->fact, W->ff1_b, T, I);
         ops->matmul(A->fo, A->fact, W->ff2_wg, W->ff2_b, T, H, I);
         if (hp > 0)
-            ops->dropout(A->fo, (size_t)T * H, hp, site_seed(tr, l, SITE_FFN_OUT));
+            ops->dropout(A->fo, T, H, e->d_cu_seqlens, b->n_seqs, keys, hp, site_seed(tr, l, SITE_FFN_OUT));
         ops->layernorm(x_out, A->fo, A->x1, W->ln2_g, W->ln2_b, T, H, eps);
     }
 }
@@ -149,6 +150,7 @@ void encoder_train_backward(EncoderTrainer *tr, const PackedBatch *b, const void
     const int T = b->n_tokens, H = c->hidden_size, I = c->intermediate_size, heads = c->num_heads, L = c->num_layers;
     const size_t a = ops->act_size;
     const float eps = c->layer_norm_eps, hp = tr->hidden_dropout, ap = tr->attention_dropout;
+    const DropoutKeys keys = tr->dropout_keys;
     /* d_x holds the gradient of the current layer's output */
     ops->copy_on_device(tr->d_x, d_out, (size_t)T * H * a);
     for (int l = L - 1; l >= 0; l--) {
@@ -159,7 +161,7 @@ void encoder_train_backward(EncoderTrainer *tr, const PackedBatch *b, const void
         ops->layernorm_backward(tr->d_tmp, G->ln2_g, G->ln2_b, tr->d_x, A->fo, A->x1, W->ln2_g, T, H, eps);
         ops->copy_on_device(tr->d_x1, tr->d_tmp, (size_t)T * H * a); /* the residual branch */
         if (hp > 0)
-            ops->dropout(tr->d_tmp, (size_t)T * H, hp, site_seed(tr, l, SITE_FFN_OUT));
+            ops->dropout(tr->d_tmp, T, H, e->d_cu_seqlens, b->n_seqs, keys, hp, site_seed(tr, l, SITE_FFN_OUT));
         /* fo = fact @ ff2^T + b2 */
         ops->matmul_backward(tr->d_ffn, G->ff2_w, G->ff2_b, tr->d_tmp, A->fact, W->ff2_wg, T, H, I);
         /* fact = gelu(fpre + b1) */
@@ -171,18 +173,19 @@ void encoder_train_backward(EncoderTrainer *tr, const PackedBatch *b, const void
         ops->layernorm_backward(tr->d_tmp, G->ln1_g, G->ln1_b, tr->d_x1, A->ao, A->x_in, W->ln1_g, T, H, eps);
         ops->copy_on_device(tr->d_x, tr->d_tmp, (size_t)T * H * a); /* residual into x_in */
         if (hp > 0)
-            ops->dropout(tr->d_tmp, (size_t)T * H, hp, site_seed(tr, l, SITE_ATTENTION_OUT));
+            ops->dropout(tr->d_tmp, T, H, e->d_cu_seqlens, b->n_seqs, keys, hp,
+                         site_seed(tr, l, SITE_ATTENTION_OUT));
         /* ao = ctx @ o^T + bo */
         ops->matmul_backward(tr->d_x1, G->o_w, G->o_b, tr->d_tmp, A->ctx, W->o_wg, T, H, H); /* d_x1 := d ctx */
         ops->attention_backward(tr->d_qkv, tr->d_x1, A->qkv, e->d_cu_seqlens, b->n_seqs, b->max_seqlen, heads,
-                                H / heads, ap, site_seed(tr, l, SITE_ATTENTION_PROBS));
+                                H / heads, ap, site_seed(tr, l, SITE_ATTENTION_PROBS), keys);
         /* qkv = x_in @ Wqkv^T + bqkv */
         ops->matmul_backward(tr->d_tmp, G->qkv_w, G->qkv_b, tr->d_qkv, A->x_in, W->qkv_wg, T, 3 * H, H);
         ops->add_act(tr->d_x, tr->d_tmp, (size_t)T * H);
     }
     /* x_in(0) = dropout(LN(emb_sum)); emb_sum = word + pos + type */
     if (hp > 0)
-        ops->dropout(tr->d_x, (size_t)T * H, hp, site_seed(tr, -1, SITE_EMBEDDINGS));
+        ops->dropout(tr->d_x, T, H, e->d_cu_seqlens, b->n_seqs, keys, hp, site_seed(tr, -1, SITE_EMBEDDINGS));
     ops->layernorm_backward(tr->d_tmp, g->emb_ln_g, g->emb_ln_b, tr->d_x, tr->emb_sum, NULL, e->emb_ln_g, T, H, eps);
     ops->embed_backward(g->word, g->pos, g->type, tr->d_tmp, e->d_ids, e->d_positions, e->d_types, T, H);
 }

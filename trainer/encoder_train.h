@@ -29,10 +29,13 @@ typedef struct {
     /* Dropout as BERT applies it in training (after the embedding LayerNorm, on the
      * attention probabilities, on the attention-output and FFN-output projections before
      * their residual LayerNorm). Rates 0 turn it off. The masks are a function of
-     * dropout_seed (set per step by the trainer), the layer and the site, so the backward
-     * pass regenerates them instead of storing them. */
+     * dropout_seed, the layer and the site, and of each sequence's place in the global
+     * batch (dropout_keys; both set per step by the trainer), so the backward pass
+     * regenerates them instead of storing them, and a data-parallel rank draws the masks
+     * a single process would for the same examples. */
     float hidden_dropout, attention_dropout;
     uint64_t dropout_seed;
+    DropoutKeys dropout_keys;
 } EncoderTrainer;
 
 /* The bytes of the activation arena for a batch of `tokens` tokens. */

@@ -227,8 +227,9 @@ double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *l
     const Ops *ops = m->ops;
     const int K = t->n_columns, N = K * rows, H = m->enc.cfg.hidden_size, D = m->out_dim;
     /* 2. forward: encoder, pooling, Dense, Normalize */
-    /* rank 0's stream is the single process's: a world of one trains as before */
-    t->et.dropout_seed = se_mix64(((uint64_t)t->cfg.seed << 32) ^ (uint64_t)t->micro_steps ^ ((uint64_t)t->rank << 48));
+    /* one seed per micro-batch on every rank; the keys tell each sequence's global place */
+    t->et.dropout_seed = se_mix64(((uint64_t)t->cfg.seed << 32) ^ (uint64_t)t->micro_steps);
+    t->et.dropout_keys = (DropoutKeys){rows, K, t->first_row};
     t->micro_steps++;
     encoder_train_forward(&t->et, b);
     float *pooled = m->pooled, *dense = m->dense_out;

@@ -74,6 +74,10 @@ typedef struct {
     const Collectives *coll; /* NULL: a world of one */
     int rank, world;
     double grad_weight;
+    /* The index in the global batch of this rank's first row (0 in a world of one), set by
+     * the caller before each step: the dropout masks are keyed by the global row, so N ranks
+     * draw the masks one process draws for the whole batch (kernels/dropout_hash.h). */
+    int64_t first_row;
 } Trainer;
 
 int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const TrainConfig *cfg, int n_columns,
@@ -95,7 +99,7 @@ void trainer_set_classifier(Trainer *t, const float *W, const float *b);
  * gradients were dropped. */
 int trainer_flush(Trainer *t);
 /* Data parallelism: the collectives of the job (on the model's backend), this rank and
- * the world size. The dropout masks of rank r are drawn from a stream of their own. */
+ * the world size. The caller sets first_row before each step. */
 void trainer_set_collectives(Trainer *t, const Collectives *coll, int rank, int world);
 /* Every rank takes rank 0's weights (the encoder, the Dense layer, the SoftmaxLoss
  * classifier): one starting point, whatever each rank initialised or loaded. */

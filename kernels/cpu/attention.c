@@ -6,7 +6,8 @@
  * qkv rows are [Q | K | V], each heads*head_dim wide; out rows are heads*head_dim wide.
  * This equals the padded computation with an additive -inf mask on the padding.
  * Training may drop probabilities: p[j] -> p[j] * keep(j) / (1 - dropout_p), keep from the
- * hash of kernels/dropout_hash.h at se_attn_dropout_index(b + i, heads, h, j), as
+ * hash of kernels/dropout_hash.h at se_attn_dropout_index(i, heads, h, j) with sequence s's
+ * seed se_dropout_seq_seed(seed, keys, s) (i, j: places in the sequence), as
  * torch.nn.Dropout does to BERT's attention probabilities.
  * Loops are ordered so the innermost runs over contiguous memory without a reduction
  * (K is transposed into a scratch first), which the compiler vectorizes. */
@@ -22,13 +23,19 @@ typedef struct {
     int row, D, head_dim, heads;
     float scale;
     float dropout_p; /* 0: no dropout */
-    uint64_t seed;
 } AttnShape;
 
-/* One (sequence, head): kt [head_dim, len] and score [len] are scratch. */
+/* The mask seed of sequence s; without dropout there is none (and keys may be unset). */
+static uint64_t mask_seed(float dropout_p, uint64_t seed, DropoutKeys keys, int s)
+{
+    return dropout_p > 0.0f ? se_dropout_seq_seed(seed, keys, s) : 0;
+}
+
+/* One (sequence, head): kt [head_dim, len] and score [len] are scratch; seq_seed is the
+ * sequence's mask seed. */
 __attribute__((target_clones("avx2", "default"))) static void attend_head(
-    float *restrict out, const float *restrict qkv, int b, int len, int h, AttnShape s, float *restrict kt,
-    float *restrict score)
+    float *restrict out, const float *restrict qkv, int b, int len, int h, AttnShape s, uint64_t seq_seed,
+    float *restrict kt, float *restrict score)
 {
     const int hd = s.head_dim;
     for (int j = 0; j < len; j++) {
@@ -60,7 +67,7 @@ __attribute__((target_clones("avx2", "default"))) static void attend_head(
         if (s.dropout_p > 0.0f) {
             const float keep_scale = 1.0f / (1.0f - s.dropout_p);
             for (int j = 0; j < len; j++) {
-                const int kept = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p;
+                const int kept = se_dropout_uniform(seq_seed, se_attn_dropout_index(i, s.heads, h, j)) >= s.dropout_p;
                 score[j] = kept ? score[j] * keep_scale : 0.0f;
             }
         }
@@ -73,10 +80,10 @@ __attribute__((target_clones("avx2", "default"))) static void attend_head(
 }
 
 void attention_forward_cpu(float *out, const float *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
-                           int heads, int head_dim, float dropout_p, uint64_t seed)
+                           int heads, int head_dim, float dropout_p, uint64_t seed, DropoutKeys keys)
 {
     const int D = heads * head_dim;
-    const AttnShape shape = {3 * D, D, head_dim, heads, 1.0f / sqrtf((float)head_dim), dropout_p, seed};
+    const AttnShape shape = {3 * D, D, head_dim, heads, 1.0f / sqrtf((float)head_dim), dropout_p};
     const size_t cap = (size_t)(max_seqlen > 0 ? max_seqlen : 1);
 #pragma omp parallel
     {
@@ -85,7 +92,8 @@ void attention_forward_cpu(float *out, const float *qkv, const int32_t *cu_seqle
         for (int s = 0; s < n_seqs; s++)
             for (int h = 0; h < heads; h++)
                 if (cu_seqlens[s + 1] > cu_seqlens[s])
-                    attend_head(out, qkv, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, shape, kt, score);
+                    attend_head(out, qkv, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, shape,
+                                mask_seed(dropout_p, seed, keys, s), kt, score);
         free(kt);
         free(score);
     }
@@ -104,7 +112,7 @@ typedef struct {
 
 __attribute__((target_clones("avx2", "default"))) static void attend_head_backward(
     float *restrict dqkv, const float *restrict dout, const float *restrict qkv, int b, int len, int h, AttnShape s,
-    AttnScratch w)
+    uint64_t seq_seed, AttnScratch w)
 {
     const int hd = s.head_dim;
     float *restrict kt = w.kt, *restrict vt = w.vt, *restrict p = w.p, *restrict ds = w.ds, *restrict dk = w.dk,
@@ -142,7 +150,7 @@ __attribute__((target_clones("avx2", "default"))) static void attend_head_backwa
             p[j] *= inv;
         if (s.dropout_p > 0.0f) /* ds holds dP' (gradient of the dropped probabilities): mask it */
             for (int j = 0; j < len; j++)
-                ds[j] = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p
+                ds[j] = se_dropout_uniform(seq_seed, se_attn_dropout_index(i, s.heads, h, j)) >= s.dropout_p
                             ? ds[j] * keep_scale : 0.0f;
         float row = 0.0f;
         for (int j = 0; j < len; j++)
@@ -151,7 +159,7 @@ __attribute__((target_clones("avx2", "default"))) static void attend_head_backwa
             ds[j] = p[j] * (ds[j] - row) * s.scale; /* scale folded in for dQ and dK */
         if (s.dropout_p > 0.0f) /* from here on p holds the dropped probabilities, for dV */
             for (int j = 0; j < len; j++)
-                p[j] = se_dropout_uniform(s.seed, se_attn_dropout_index(b + i, s.heads, h, j)) >= s.dropout_p
+                p[j] = se_dropout_uniform(seq_seed, se_attn_dropout_index(i, s.heads, h, j)) >= s.dropout_p
                            ? p[j] * keep_scale : 0.0f;
         float *dq = dqkv + (size_t)(b + i) * s.row + h * hd;
         for (int d = 0; d < hd; d++)
@@ -176,10 +184,11 @@ __attribute__((target_clones("avx2", "default"))) static void attend_head_backwa
 }
 
 void attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, const int32_t *cu_seqlens, int n_seqs,
-                            int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed)
+                            int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed,
+                            DropoutKeys keys)
 {
     const int D = heads * head_dim;
-    const AttnShape shape = {3 * D, D, head_dim, heads, 1.0f / sqrtf((float)head_dim), dropout_p, seed};
+    const AttnShape shape = {3 * D, D, head_dim, heads, 1.0f / sqrtf((float)head_dim), dropout_p};
     const size_t cap = (size_t)(max_seqlen > 0 ? max_seqlen : 1), hd = (size_t)head_dim;
 #pragma omp parallel
     {
@@ -191,7 +200,7 @@ void attention_backward_cpu(float *dqkv, const float *dout, const float *qkv, co
             for (int h = 0; h < heads; h++)
                 if (cu_seqlens[s + 1] > cu_seqlens[s])
                     attend_head_backward(dqkv, dout, qkv, cu_seqlens[s], cu_seqlens[s + 1] - cu_seqlens[s], h, shape,
-                                         w);
+                                         mask_seed(dropout_p, seed, keys, s), w);
         free(mem);
     }
 }

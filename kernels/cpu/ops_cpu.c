@@ -21,7 +21,12 @@ static void cpu_zero(void *p, size_t bytes)
         memset(p, 0, bytes);
 }
 static void cpu_f32_to_act(void *dst, const float *src, size_t n) { cpu_copy(dst, src, n * sizeof(float)); }
-static void dropout(void *x, size_t n, float p, uint64_t seed) { dropout_cpu(x, n, p, seed); }
+static void dropout(void *x, int T, int H, const int32_t *cu_seqlens, int n_seqs, DropoutKeys keys, float p,
+                    uint64_t seed)
+{
+    (void)T; /* cu_seqlens[n_seqs] on the host */
+    dropout_cpu(x, H, cu_seqlens, n_seqs, keys, p, seed);
+}
 
 static void embed(void *out, const int32_t *ids, const int32_t *positions, const int32_t *types, const float *word,
                   const float *pos, const float *type, int T, int H)
@@ -39,9 +44,9 @@ static void matmul(void *out, const void *a, const void *w, const float *bias, i
 }
 static void bias_gelu(void *x, const float *bias, int T, int N) { bias_gelu_forward_cpu(x, bias, T, N); }
 static void attention(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen, int heads,
-                      int head_dim, float dropout_p, uint64_t seed)
+                      int head_dim, float dropout_p, uint64_t seed, DropoutKeys keys)
 {
-    attention_forward_cpu(out, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, dropout_p, seed);
+    attention_forward_cpu(out, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, dropout_p, seed, keys);
 }
 static void pool(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H, PoolMode mode)
 {
@@ -68,9 +73,9 @@ static void bias_gelu_bw(void *dpre, float *dbias, const void *dout, const void 
     bias_gelu_backward_cpu(dpre, dbias, dout, pre, bias, T, N);
 }
 static void attention_bw(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
-                         int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed)
+                         int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed, DropoutKeys keys)
 {
-    attention_backward_cpu(dqkv, dout, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, dropout_p, seed);
+    attention_backward_cpu(dqkv, dout, qkv, cu_seqlens, n_seqs, max_seqlen, heads, head_dim, dropout_p, seed, keys);
 }
 static void pool_bw(void *dx, const float *dout, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
                     PoolMode mode)

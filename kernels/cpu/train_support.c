@@ -1,6 +1,8 @@
 /* The optimizer-side and regularization ops of training, fp32 on the host:
- *   dropout:     x[i] = keep(i) ? x[i] / (1 - p) : 0, keep(i) = se_dropout_uniform(seed, i) >= p
- *                (the same call on the gradient is its backward)
+ *   dropout:     x[t, j] = keep ? x[t, j] / (1 - p) : 0 on a packed [T, H], for row t at position
+ *                q = t - cu_seqlens[s] of sequence s: keep = se_dropout_uniform(se_dropout_seq_seed(
+ *                seed, keys, s), q * H + j) >= p (kernels/dropout_hash.h: the mask follows the
+ *                example, not its place in the batch); the same call on the gradient is its backward
  *   sum_squares: sum x[i]^2 in double (global gradient norm for clipping)
  *   scale_f32:   x *= s
  *   adamw:       one AdamW step, the constants in AdamWArgs (kernels/ops.h); this loop is
@@ -11,14 +13,19 @@
 #include "kernels/cpu/cpu_ops.h"
 #include "kernels/dropout_hash.h"
 
-void dropout_cpu(float *x, size_t n, float p, uint64_t seed)
+void dropout_cpu(float *x, int H, const int32_t *cu_seqlens, int n_seqs, DropoutKeys keys, float p, uint64_t seed)
 {
     if (p <= 0.0f)
         return;
     const float keep_scale = 1.0f / (1.0f - p);
-#pragma omp parallel for schedule(static)
-    for (size_t i = 0; i < n; i++)
-        x[i] = se_dropout_uniform(seed, i) >= p ? x[i] * keep_scale : 0.0f;
+#pragma omp parallel for schedule(dynamic, 1)
+    for (int s = 0; s < n_seqs; s++) {
+        const uint64_t seq_seed = se_dropout_seq_seed(seed, keys, s);
+        float *xs = x + (size_t)cu_seqlens[s] * H;
+        const size_t n = (size_t)(cu_seqlens[s + 1] - cu_seqlens[s]) * H; /* position * H + column */
+        for (size_t i = 0; i < n; i++)
+            xs[i] = se_dropout_uniform(seq_seed, i) >= p ? xs[i] * keep_scale : 0.0f;
+    }
 }
 
 double sum_squares_cpu(const float *x, size_t n)

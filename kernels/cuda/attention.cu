@@ -5,8 +5,9 @@
  *   p_ij = exp(s_ij - max_j s_ij) / sum_j exp(s_ij - max_j s_ij)
  *   out[i, h*head_dim + d] = sum_j p_ij m_ij v_j[d]
  * where m_ij = 1 without dropout; with dropout_p > 0, m_ij = 1 / (1 - dropout_p) if
- * se_dropout_uniform(seed, se_attn_dropout_index(start + i, heads, h, j)) >= dropout_p and
- * 0 otherwise (kernels/dropout_hash.h: the same elements as the CPU reference drops).
+ * se_dropout_uniform(se_dropout_seq_seed(seed, keys, s), se_attn_dropout_index(i, heads, h, j))
+ * >= dropout_p and 0 otherwise (kernels/dropout_hash.h: the same elements as the CPU
+ * reference drops).
  * Backward (dqkv written, [dQ | dK | dV] in qkv's layout):
  *   dp_ij = m_ij (do_i . v_j),  delta_i = sum_j p_ij dp_ij,  ds_ij = p_ij (dp_ij - delta_i)
  *   dq_i = scale sum_j ds_ij k_j,  dk_j = scale sum_i ds_ij q_i,  dv_j = sum_i p_ij m_ij do_i
@@ -108,6 +109,7 @@ __global__ static void attention_kernel(bf16 *out, const bf16 *qkv, const int32_
     const bf16 *k_base = q_base + D, *v_base = q_base + 2 * D;
     float *q = smem + warp * head_dim;
     float *p = smem + ATTN_WARPS * head_dim + (size_t)warp * max_seqlen;
+    const uint64_t seq_seed = attn_seq_seed(drop, blockIdx.x);
 
     for (int i = warp; i < len; i += ATTN_WARPS) {
         for (int d = lane; d < head_dim; d += 32)
@@ -118,7 +120,7 @@ __global__ static void attention_kernel(bf16 *out, const bf16 *qkv, const int32_
         float row_max, acc[CHUNKS];
         const float denom = attn_exp_scores(p, &row_max, q, k_base, row_stride, len, head_dim, scale, lane);
         for (int j = lane; j < len; j += 32)
-            p[j] *= attn_keep(drop, start + i, head, j);
+            p[j] *= attn_keep(drop, seq_seed, i, head, j);
         __syncwarp();
         attn_weighted_rows<CHUNKS>(acc, p, v_base, row_stride, len, head_dim, lane);
         attn_store_row<CHUNKS>(out + (size_t)(start + i) * D + (size_t)head * head_dim, acc, 1.0f / denom, head_dim,
@@ -149,6 +151,7 @@ __global__ static void attention_backward_kernel(bf16 *dqkv, const bf16 *dout, c
     float *a = smem + 3 * (size_t)max_seqlen + (size_t)warp * (2 * head_dim + 2 * max_seqlen);
     float *b = a + head_dim, *p = b + head_dim, *ds = p + max_seqlen;
     float acc[CHUNKS];
+    const uint64_t seq_seed = attn_seq_seed(drop, blockIdx.x);
 
     /* Phase 1: a = q_i, b = do_i; p = p_i., ds = ds_i. */
     for (int i = warp; i < len; i += ATTN_BW_WARPS) {
@@ -162,7 +165,7 @@ __global__ static void attention_backward_kernel(bf16 *dqkv, const bf16 *dout, c
         float dlt = 0.0f;
         for (int j = lane; j < len; j += 32) {
             p[j] *= inv;
-            ds[j] = attn_dot(b, v_base + (size_t)j * row_stride, head_dim) * attn_keep(drop, start + i, head, j);
+            ds[j] = attn_dot(b, v_base + (size_t)j * row_stride, head_dim) * attn_keep(drop, seq_seed, i, head, j);
             dlt += p[j] * ds[j];
         }
         dlt = warp_sum(dlt);
@@ -192,7 +195,7 @@ __global__ static void attention_backward_kernel(bf16 *dqkv, const bf16 *dout, c
         for (int i = lane; i < len; i += 32) {
             const float pij = expf(attn_dot(a, q_base + (size_t)i * row_stride, head_dim) * scale - row_max[i]) *
                               inv_sum[i];
-            const float keep = attn_keep(drop, start + i, head, j);
+            const float keep = attn_keep(drop, seq_seed, i, head, j);
             ds[i] = pij * (attn_dot(b, do_base + (size_t)i * D, head_dim) * keep - delta[i]);
             p[i] = pij * keep;
         }
@@ -234,7 +237,7 @@ static void attention_backward_launch(bf16 *dqkv, const bf16 *dout, const bf16 *
 /* Checks what the kernels support (head_dim 1..128, heads <= 65535 for the grid) and
  * returns the call's dropout. */
 static AttnDropout attention_setup(const char *what, int max_seqlen, int heads, int head_dim, float dropout_p,
-                                   uint64_t seed)
+                                   uint64_t seed, DropoutKeys keys)
 {
     if (head_dim <= 0 || head_dim > 128 || heads > 65535 || max_seqlen < 0) {
         fprintf(stderr,
@@ -247,16 +250,17 @@ static AttnDropout attention_setup(const char *what, int max_seqlen, int heads, 
     drop.p = dropout_p;
     drop.keep_scale = 1.0f / (1.0f - dropout_p); /* as the CPU reference computes it, in fp32 */
     drop.seed = seed;
+    drop.keys = keys;
     drop.heads = heads;
     return drop;
 }
 
 void attention_forward_cuda(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs, int max_seqlen,
-                            int heads, int head_dim, float dropout_p, uint64_t seed)
+                            int heads, int head_dim, float dropout_p, uint64_t seed, DropoutKeys keys)
 {
     if (n_seqs <= 0 || heads <= 0)
         return;
-    const AttnDropout drop = attention_setup("attention", max_seqlen, heads, head_dim, dropout_p, seed);
+    const AttnDropout drop = attention_setup("attention", max_seqlen, heads, head_dim, dropout_p, seed, keys);
     bf16 *o = (bf16 *)out;
     const bf16 *in = (const bf16 *)qkv;
     if (attention_tc_supported(true, head_dim, out, qkv, NULL))
@@ -270,11 +274,13 @@ void attention_forward_cuda(void *out, const void *qkv, const int32_t *cu_seqlen
 }
 
 void attention_backward_cuda(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
-                             int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed)
+                             int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed,
+                             DropoutKeys keys)
 {
     if (n_seqs <= 0 || heads <= 0)
         return;
-    const AttnDropout drop = attention_setup("attention backward", max_seqlen, heads, head_dim, dropout_p, seed);
+    const AttnDropout drop =
+        attention_setup("attention backward", max_seqlen, heads, head_dim, dropout_p, seed, keys);
     bf16 *dq = (bf16 *)dqkv;
     const bf16 *g = (const bf16 *)dout, *in = (const bf16 *)qkv;
     if (attention_tc_supported(false, head_dim, dqkv, dout, qkv))

@@ -13,15 +13,22 @@
 typedef struct {
     float p, keep_scale; /* keep_scale = 1 / (1 - p) */
     uint64_t seed;
+    DropoutKeys keys;
     int heads;
 } AttnDropout;
 
-/* m_ij of query row `row` (packed), head `head`, key `key` (index in its sequence). */
-__device__ __forceinline__ float attn_keep(const AttnDropout &drop, int row, int head, int key)
+/* The mask seed of sequence s; every block works inside one sequence and draws it once. */
+__device__ __forceinline__ uint64_t attn_seq_seed(const AttnDropout &drop, int s)
+{
+    return drop.p > 0.0f ? se_dropout_seq_seed(drop.seed, drop.keys, s) : 0;
+}
+
+/* m_ij of query `query` and key `key` (places in the sequence of mask seed seq_seed), head `head`. */
+__device__ __forceinline__ float attn_keep(const AttnDropout &drop, uint64_t seq_seed, int query, int head, int key)
 {
     if (!(drop.p > 0.0f))
         return 1.0f;
-    const float u = se_dropout_uniform(drop.seed, se_attn_dropout_index(row, drop.heads, head, key));
+    const float u = se_dropout_uniform(seq_seed, se_attn_dropout_index(query, drop.heads, head, key));
     return u >= drop.p ? drop.keep_scale : 0.0f;
 }
 

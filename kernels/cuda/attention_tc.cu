@@ -215,6 +215,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
     /* Lanes 2r and 2r+1 own row r: keys (lane & 1) * 32 .. + 31 of each chunk, and the same
      * half of the row's features. Both keep the row's m and l. */
     const int r = lane >> 1, half = lane & 1, i = q0 + r;
+    const uint64_t seq_seed = attn_seq_seed(drop, blockIdx.x);
     float m_run = -INFINITY, l_run = 0.0f;
     for (int kt = 0; kt < len; kt += TC_TILE) {
         __syncthreads(); /* the last chunk is read by every warp */
@@ -248,7 +249,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
             float p = 0.0f, pm = 0.0f;
             if (c < valid) {
                 p = expf(srow[c] * scale - m_new);
-                pm = p * attn_keep(drop, start + i, head, kt + c);
+                pm = p * attn_keep(drop, seq_seed, i, head, kt + c);
             }
             sum += p; /* the denominator sums every probability; dropout zeroes or rescales */
             Pw[r * LDP + c] = __float2bfloat16_rn(pm);
@@ -325,6 +326,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
     float *Out = (float *)(mine + 2 * Dm::ROWS16 + 2 * Dm::TILE_F + 2 * Dm::TILE_B);
     const int k0 = k_first + warp * 16;
     const bool active = k0 < len; /* warp-uniform; an idle warp still meets the barriers */
+    const uint64_t seq_seed = attn_seq_seed(drop, blockIdx.x);
 
     tc_load_rows<HD>(Kw, k_g, rs, k0, 16, len, lane, 32);
     tc_load_rows<HD>(Vw, v_g, rs, k0, 16, len, lane, 32);
@@ -353,7 +355,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
                 float pm = 0.0f, ds = 0.0f;
                 if (i < len && j < len) {
                     const float p = expf(St[rk * TC_LDS + cq] * scale - mc[iq]) * ic[iq];
-                    const float keep = attn_keep(drop, start + i, head, j);
+                    const float keep = attn_keep(drop, seq_seed, i, head, j);
                     pm = p * keep;
                     ds = p * (dPt[rk * TC_LDS + cq] * keep - dc[iq]);
                 }
@@ -408,6 +410,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
     float *mw = Out + 16 * LDO, *iw = mw + 16, *dw = iw + 16;
     const int q0 = q_first + warp * 16;
     const bool active = q0 < len;
+    const uint64_t seq_seed = attn_seq_seed(drop, blockIdx.x);
 
     tc_load_rows<HD>(Qw, q_g, rs, q0, 16, len, lane, 32);
     tc_load_rows<HD>(dOw, do_g, D, q0, 16, len, lane, 32);
@@ -435,7 +438,7 @@ __global__ static void __launch_bounds__(TC_WARPS * 32)
                 float ds = 0.0f;
                 if (i < len && j < len) {
                     const float p = expf(S[rq * TC_LDS + ck] * scale - mw[rq]) * iw[rq];
-                    ds = p * (dP[rq * TC_LDS + ck] * attn_keep(drop, start + i, head, j) - dw[rq]);
+                    ds = p * (dP[rq * TC_LDS + ck] * attn_keep(drop, seq_seed, i, head, j) - dw[rq]);
                 }
                 dS[e] = __float2bfloat16_rn(ds);
             }

@@ -202,7 +202,8 @@ void layernorm_forward_cuda(void *out, const void *x, const void *residual, cons
 void matmul_forward_cuda(void *out, const void *a, const void *w, const float *bias, int M, int N, int K);
 void bias_gelu_forward_cuda(void *x, const float *bias, int T, int N);
 void attention_forward_cuda(void *out, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
-                            int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed);
+                            int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed,
+                            DropoutKeys keys);
 void pool_forward_cuda(float *out, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
                        PoolMode mode);
 void linear_f32_forward_cuda(float *out, const float *a, const float *w, const float *bias, int M, int N,
@@ -220,7 +221,8 @@ void matmul_backward_cuda(void *da, float *dw, float *dbias, const void *dout, c
 void bias_gelu_backward_cuda(void *dpre, float *dbias, const void *dout, const void *pre, const float *bias, int T,
                              int N);
 void attention_backward_cuda(void *dqkv, const void *dout, const void *qkv, const int32_t *cu_seqlens, int n_seqs,
-                             int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed);
+                             int max_seqlen, int heads, int head_dim, float dropout_p, uint64_t seed,
+                             DropoutKeys keys);
 void pool_backward_cuda(void *dx, const float *dout, const void *x, const int32_t *cu_seqlens, int n_seqs, int H,
                         PoolMode mode);
 void linear_f32_backward_cuda(float *da, float *dw, float *dbias, const float *dout, const float *a, const float *w,

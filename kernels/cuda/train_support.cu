@@ -1,8 +1,10 @@
 /* The optimizer-side and regularization ops of training on the GPU, the math of
  * kernels/cpu/train_support.c:
- *   dropout:     x[i] = keep(i) ? x[i] / (1 - p) : 0 on bf16 act, keep(i) = se_dropout_uniform(seed, i) >= p,
- *                the CPU's mask bit for bit (same hash, same fp32 comparison); the kept value is
- *                the fp32 product rounded once to bf16
+ *   dropout:     x[t, j] = keep ? x[t, j] / (1 - p) : 0 on a packed bf16 act [T, H], keep the
+ *                CPU's mask bit for bit (same hash of the row's sequence, position and column, same
+ *                fp32 comparison); each thread finds its row's sequence by a binary search over
+ *                cu_seqlens (cached: every thread of a row walks the same path); the kept value
+ *                is the fp32 product rounded once to bf16
  *   zero:        memset on the stream
  *   sum_squares: fp32 partial sums per thread, a fp32 block reduction, and the block partials
  *                summed in double on the host
@@ -54,36 +56,72 @@ double sum_to_host_cuda(const float *values, size_t n)
     return sum;
 }
 
-__global__ static void dropout_kernel(bf16 *x, size_t n, float p, float keep_scale, uint64_t seed)
+/* What the mask of packed row t needs: its sequence's mask seed, and the index of its first
+ * element (position in the sequence times H). */
+typedef struct {
+    uint64_t seed, first;
+} DropoutRow;
+
+__device__ __forceinline__ DropoutRow dropout_row(const int32_t *cu_seqlens, int n_seqs, DropoutKeys keys,
+                                                  uint64_t seed, int t, int H)
 {
-    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
-        x[i] = se_dropout_uniform(seed, i) >= p ? __float2bfloat16_rn(__bfloat162float(x[i]) * keep_scale)
-                                                : __float2bfloat16_rn(0.0f);
+    int lo = 0, hi = n_seqs; /* cu_seqlens[lo] <= t < cu_seqlens[hi]: lo ends on t's sequence, past empty ones */
+    while (hi - lo > 1) {
+        const int mid = (lo + hi) / 2;
+        if (cu_seqlens[mid] <= t)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    DropoutRow r;
+    r.seed = se_dropout_seq_seed(seed, keys, lo);
+    r.first = (uint64_t)(t - cu_seqlens[lo]) * (uint64_t)H;
+    return r;
 }
 
-/* The same, BF16_VEC elements per thread (common.cuh), where n and x allow it. */
-__global__ static void dropout_vec_kernel(bf16 *x, size_t n_vec, float p, float keep_scale, uint64_t seed)
+__global__ static void dropout_kernel(bf16 *x, int T, int H, const int32_t *cu_seqlens, int n_seqs, DropoutKeys keys,
+                                      float p, float keep_scale, uint64_t seed)
 {
-    for (size_t v = blockIdx.x * (size_t)blockDim.x + threadIdx.x; v < n_vec; v += (size_t)gridDim.x * blockDim.x) {
-        float f[BF16_VEC];
-        load_vec(f, x + v * BF16_VEC);
-        #pragma unroll
-        for (int k = 0; k < BF16_VEC; k++)
-            f[k] = se_dropout_uniform(seed, v * BF16_VEC + k) >= p ? f[k] * keep_scale : 0.0f;
-        store_vec(x + v * BF16_VEC, f);
+    const size_t n = (size_t)T * H;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x) {
+        const DropoutRow r = dropout_row(cu_seqlens, n_seqs, keys, seed, (int)(i / H), H);
+        x[i] = se_dropout_uniform(r.seed, r.first + i % H) >= p
+                   ? __float2bfloat16_rn(__bfloat162float(x[i]) * keep_scale)
+                   : __float2bfloat16_rn(0.0f);
     }
 }
 
-void dropout_cuda(void *x, size_t n, float p, uint64_t seed)
+/* The same, BF16_VEC elements of one row per thread (common.cuh), where H and x allow it. */
+__global__ static void dropout_vec_kernel(bf16 *x, int T, int H, const int32_t *cu_seqlens, int n_seqs,
+                                          DropoutKeys keys, float p, float keep_scale, uint64_t seed)
 {
+    const size_t n_vec = (size_t)T * H / BF16_VEC;
+    for (size_t v = blockIdx.x * (size_t)blockDim.x + threadIdx.x; v < n_vec; v += (size_t)gridDim.x * blockDim.x) {
+        const size_t i = v * BF16_VEC;
+        const DropoutRow r = dropout_row(cu_seqlens, n_seqs, keys, seed, (int)(i / H), H);
+        const uint64_t first = r.first + i % H;
+        float f[BF16_VEC];
+        load_vec(f, x + i);
+        #pragma unroll
+        for (int k = 0; k < BF16_VEC; k++)
+            f[k] = se_dropout_uniform(r.seed, first + k) >= p ? f[k] * keep_scale : 0.0f;
+        store_vec(x + i, f);
+    }
+}
+
+void dropout_cuda(void *x, int T, int H, const int32_t *cu_seqlens, int n_seqs, DropoutKeys keys, float p,
+                  uint64_t seed)
+{
+    const size_t n = (size_t)T * H;
     if (p <= 0.0f || n == 0)
         return;
     const float keep_scale = 1.0f / (1.0f - p); /* as dropout_cpu computes it */
-    if (n % BF16_VEC == 0 && vec_ok(BF16_VEC, x))
-        dropout_vec_kernel<<<grid_blocks(n / BF16_VEC, THREADS), THREADS, 0, cuda_ctx.stream>>>((bf16 *)x, n / BF16_VEC, p,
-                                                                                         keep_scale, seed);
+    if (H % BF16_VEC == 0 && vec_ok(BF16_VEC, x))
+        dropout_vec_kernel<<<grid_blocks(n / BF16_VEC, THREADS), THREADS, 0, cuda_ctx.stream>>>(
+            (bf16 *)x, T, H, cu_seqlens, n_seqs, keys, p, keep_scale, seed);
     else
-        dropout_kernel<<<grid_blocks(n, THREADS), THREADS, 0, cuda_ctx.stream>>>((bf16 *)x, n, p, keep_scale, seed);
+        dropout_kernel<<<grid_blocks(n, THREADS), THREADS, 0, cuda_ctx.stream>>>((bf16 *)x, T, H, cu_seqlens, n_seqs,
+                                                                               keys, p, keep_scale, seed);
     CUDA_CHECK_LAUNCH();
 }
 

@@ -6,7 +6,8 @@
 
 #include "kernels/cuda/common.cuh"
 
-void dropout_cuda(void *x, size_t n, float p, uint64_t seed);
+void dropout_cuda(void *x, int T, int H, const int32_t *cu_seqlens, int n_seqs, DropoutKeys keys, float p,
+                  uint64_t seed);
 void zero_cuda(void *p, size_t bytes);
 double sum_squares_cuda(const float *x, size_t n);
 void scale_f32_cuda(float *x, size_t n, float s);
