@@ -9,8 +9,8 @@
 #     same bytes as a straight one; a 2-rank checkpoint is not resumed by 1 process;
 #   - ranks with different recipes, and a rank that fails, end the whole job at once with
 #     a message naming the rank.
-# Dropout is 0 here: masks are drawn per rank until they are keyed by the global sample
-# position.
+# Dropout is on (0.1): its masks are keyed by the global position of a sample, so a rank
+# draws for its rows the masks the single process draws for them.
 # usage: cli_distributed.sh SENTEMBED NPY_COMPARE MPIEXEC FIXTURE_DIR SHARED_DATA_DIR
 set -uo pipefail
 bin=$1 npy_compare=$2 mpiexec=$3
@@ -23,7 +23,7 @@ cat > "$tmp/r.json" <<JSON
 {"model": "$model",
  "data": {"path": "$data/stsb/sts-train.csv", "format": "tsv", "columns": [5, 6], "label": 4, "label_scale": 5},
  "loss": {"type": "cosine_similarity"}, "dense": {"out_features": 16}, "batch_size": 12, "max_steps": 8,
- "lr": 5e-4, "seed": 7, "dropout": 0, "log_every": 1, "output_dir": "$tmp/unused"}
+ "lr": 5e-4, "seed": 7, "dropout": 0.1, "log_every": 1, "output_dir": "$tmp/unused"}
 JSON
 head -20 "$data/stsb/sts-dev.csv" | cut -f6 > "$tmp/sentences.txt"
 losses() { sed -n 's/.*"loss": \([^,]*\),.*/\1/p' "$1/metrics.jsonl"; }
@@ -67,7 +67,7 @@ cat > "$tmp/mrpc.json" <<JSON
 {"model": "$model",
  "data": {"path": "$data/pairs/mrpc/msr-para-val.tsv", "format": "tsv", "header": true,
           "columns": ["#1 String", "#2 String"], "label": "Quality"},
- "loss": {"type": "softmax", "num_labels": 2}, "batch_size": 16, "max_steps": 6, "lr": 1e-4, "dropout": 0,
+ "loss": {"type": "softmax", "num_labels": 2}, "batch_size": 16, "max_steps": 6, "lr": 1e-4, "dropout": 0.1,
  "log_every": 1, "output_dir": "$tmp/unused"}
 JSON
 "$bin" train "$tmp/mrpc.json" --set output_dir="$tmp/softmax1" 2> "$tmp/log" || { fail "softmax, 1 process:"; cat "$tmp/log"; }
@@ -77,7 +77,8 @@ mpi 2 "$bin" train "$tmp/mrpc.json" --set output_dir="$tmp/softmax2" --set batch
 
 # TripletLoss (negatives: the file's genre column), and MNRL, whose in-batch negatives are
 # per rank: N ranks x b against one process accumulating N micro-batches of b (the same
-# rows: a global batch's shares are consecutive micro-batches of the same permutation)
+# rows: a global batch's shares are consecutive micro-batches of the same permutation;
+# without dropout, whose masks are drawn per micro-batch there and per step here)
 mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/triplet2" --set batch_size=6 --set loss.type=triplet \
     --set 'data.columns=[5, 6, 1]' --set data.label=null > "$tmp/log" 2>&1 &&
     "$bin" train "$tmp/r.json" --set output_dir="$tmp/triplet1" --set loss.type=triplet \
@@ -86,9 +87,9 @@ mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/triplet2" --set batch_si
     { fail "triplet, 2 ranks:"; cat "$tmp/log"; }
 for n in 2 4; do
     mpi $n "$bin" train "$tmp/r.json" --set output_dir="$tmp/mnrl$n" --set batch_size=3 --set loss.type=mnrl \
-        --set data.label=null > "$tmp/log" 2>&1 &&
+        --set data.label=null --set dropout=0 > "$tmp/log" 2>&1 &&
         "$bin" train "$tmp/r.json" --set output_dir="$tmp/mnrl-acc$n" --set batch_size=3 --set loss.type=mnrl \
-        --set data.label=null --set gradient_accumulation_steps=$n 2>> "$tmp/log" &&
+        --set data.label=null --set dropout=0 --set gradient_accumulation_steps=$n 2>> "$tmp/log" &&
         same_losses "$tmp/mnrl-acc$n" "$tmp/mnrl$n" && same_embeddings "$tmp/mnrl-acc$n" "$tmp/mnrl$n" && ok ||
         { fail "MNRL, $n ranks against $n accumulated micro-batches:"; cat "$tmp/log"; }
 done

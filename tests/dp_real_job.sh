@@ -2,7 +2,7 @@
 # Issue 14's real job: all-MiniLM-L6-v2 fine-tuned on STS-B train (configs/minilm-stsb.json,
 # 1 epoch, CosineSimilarityLoss, dropout as the model's config says) by 2 ranks x batch 8,
 # one thread each, against 1 process x batch 16: the STS-B dev Spearman of the two models
-# within 0.002. (The two runs draw different dropout masks: the scores are not identical.)
+# within 0.002 (the same dropout masks: they differ by float summation order only).
 # usage: dp_real_job.sh SENTEMBED MPIEXEC REPO_ROOT SHARED_DATA_DIR
 set -uo pipefail
 bin=$1 mpiexec=$2 root=$3 data=$4
