@@ -10,6 +10,7 @@
 #                --set value reader (seeds: configs/*.json, the test model's JSON files)
 #   manifest     the checkpoint/model manifest reader and verifier (seeds: the manifests of
 #                a model and a checkpoint trained for one step)
+# SENTEMBED_FUZZ_RUNS=N ends the run after N executions if that comes before SECONDS.
 # Findings (crash-*, leak-*, timeout-*) land in BUILD/findings/; the build is build-fuzz
 # unless SENTEMBED_FUZZ_BUILD names another directory.
 set -euo pipefail
@@ -109,5 +110,6 @@ shard)
         --data "{\"path\": \"$work/s.jsonl\", \"columns\": [\"h\"]}" 2> /dev/null
     ;;
 esac
-"$build/tests/$binary" -max_total_time="$seconds" -max_len=4096 -timeout=10 \
+# SENTEMBED_FUZZ_RUNS=N stops after N executions instead (whichever comes first)
+"$build/tests/$binary" -max_total_time="$seconds" -runs="${SENTEMBED_FUZZ_RUNS:--1}" -max_len=4096 -timeout=10 \
     -artifact_prefix="$build/findings/" -print_final_stats=1 "$corpus" 2>&1 | tail -25

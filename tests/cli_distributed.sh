@@ -6,7 +6,8 @@
 #     classifier's gradient is summed too); a last, short global batch whose rows do not
 #     split evenly (rows 3, 3, 4, 4 of 14) weighs each rank by its rows;
 #   - rank 0 alone logs and writes; a run stopped and resumed under mpirun ends with the
-#     same bytes as a straight one; a 2-rank checkpoint is not resumed by 1 process;
+#     same bytes as a straight one; another number of ranks with the same global batch
+#     continues a run, another global batch does not;
 #   - ranks with different recipes, and a rank that fails, end the whole job at once with
 #     a message naming the rank.
 # Dropout is on (0.1): its masks are keyed by the global position of a sample, so a rank
@@ -122,11 +123,20 @@ if grep -q "stopped after step [0-9]* (SIGTERM)" "$tmp/term.log" && [ "$(ls "$tm
     fail "SIGTERM to mpirun and resume:"; cat "$tmp/term.log" "$tmp/log"
 fi
 
-# the world size is part of the run: one process does not continue a 2-rank run
+# another number of ranks with the same global batch continues the run (the plan, the
+# position and the dropout masks are global): 1 process x 12 and 3 ranks x 4 resume the
+# 2 x 6 run's checkpoint and end where the straight 2-rank run ends; 1 x 6 is another run
+mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/regrid" --set batch_size=6 --stop-at 3 > /dev/null 2>&1
+cp -r "$tmp/regrid" "$tmp/regrid3"
+"$bin" train "$tmp/r.json" --set output_dir="$tmp/regrid" --set batch_size=12 --resume latest > "$tmp/log" 2>&1 &&
+    grep -q "resuming from .*checkpoint-3: step 3" "$tmp/log" && same_embeddings "$tmp/regrid" "$tmp/np2" &&
+    same_losses "$tmp/regrid" "$tmp/np2" && ok || { fail "1 process x 12 resuming 2 ranks x 6:"; cat "$tmp/log"; }
+mpi 3 "$bin" train "$tmp/r.json" --set output_dir="$tmp/regrid3" --set batch_size=4 --resume latest > "$tmp/log" 2>&1 &&
+    same_embeddings "$tmp/regrid3" "$tmp/np2" && ok || { fail "3 ranks x 4 resuming 2 ranks x 6:"; cat "$tmp/log"; }
 "$bin" train "$tmp/r.json" --set output_dir="$tmp/split" --set batch_size=6 --set checkpoint.every=4 \
     --resume latest > "$tmp/log" 2>&1
 [ $? -eq 1 ] && grep -q "checkpoint(s) of a run with another recipe" "$tmp/log" && ok ||
-    { fail "1 process resuming a 2-rank run:"; cat "$tmp/log"; }
+    { fail "1 process x 6 resuming a 2 x 6 run:"; cat "$tmp/log"; }
 
 # failures end the whole job at once, naming the rank
 start=$(date +%s)

@@ -175,10 +175,11 @@ int cmd_train(int argc, char **argv)
      * (batch_size rows per rank); rank 0 alone writes logs, metrics, checkpoints and the model. */
     const int rank = dist_rank(), world = dist_world();
     const bool lead = rank == 0;
-    uint64_t config_hash = recipe_hash(&r);
-    if (world > 1) /* N ranks x batch_size is another global batch: another run than 1 rank's */
-        config_hash = fnv1a64(config_hash, &world, sizeof world);
-    dist_check_same(config_hash, "recipe hash (the recipe, its --set options and the number of ranks)");
+    /* the recipe with its global batch: a run may continue with another number of ranks
+     * that keeps batch_size x ranks (the plan, the position and the dropout masks are
+     * global), and only so */
+    const uint64_t config_hash = recipe_hash(&r, world);
+    dist_check_same(config_hash, "recipe hash (the recipe, its --set options and batch_size x ranks)");
     /* before anything slow: a wrong output_dir is found now, not after hours of training */
     OutputDir out = {.lock_fd = -1};
     snprintf(out.path, sizeof out.path, "%s", r.output_dir);

@@ -261,7 +261,7 @@ static int load_batching(TrainRecipe *r, const char *path, SeError *err)
     return 0;
 }
 
-uint64_t recipe_hash(const TrainRecipe *r)
+uint64_t recipe_hash(const TrainRecipe *r, int world)
 {
     /* what may change between a run and its resumption: where it writes, how it logs,
      * evaluates and checkpoints, and the device */
@@ -269,6 +269,9 @@ uint64_t recipe_hash(const TrainRecipe *r)
     cJSON *copy = cJSON_Duplicate(r->root, 1);
     for (size_t k = 0; k < sizeof FREE_KEYS / sizeof *FREE_KEYS; k++)
         cJSON_DeleteItemFromObjectCaseSensitive(copy, FREE_KEYS[k]);
+    /* the global batch, not its split over ranks: 2 ranks x 8 continue 1 x 16 and back */
+    cJSON_DeleteItemFromObjectCaseSensitive(copy, "batch_size");
+    cJSON_AddNumberToObject(copy, "global_batch_size", (double)r->batch_size * world);
     char *text = cJSON_PrintUnformatted(copy);
     uint64_t h = fnv1a64(FNV64_START, text, text ? strlen(text) : 0);
     cJSON_free(text);

@@ -86,7 +86,9 @@ void recipe_free(TrainRecipe *r);
  * as JSON and must be valid. NULL with a message otherwise. */
 cJSON *recipe_set_value(const char *text, SeError *err);
 /* A hash of the recipe (after overrides) without the keys a resumed run may change
- * (output_dir, log_every, eval, device, checkpoint, on_nan, prefetch). */
-uint64_t recipe_hash(const TrainRecipe *r);
+ * (output_dir, log_every, eval, device, checkpoint, on_nan, prefetch), with batch_size
+ * replaced by the global batch of `world` ranks (batch_size x world): data-parallel runs
+ * of the same global batch are one run, whatever the number of ranks. */
+uint64_t recipe_hash(const TrainRecipe *r, int world);
 
 #endif

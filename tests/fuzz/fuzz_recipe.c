@@ -24,7 +24,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (recipe_load(&r, fuzz_path, overrides, n, &err) == 0) {
             if (r.n_data < 1 || !r.data || !r.model || !r.output_dir)
                 abort();
-            (void)recipe_hash(&r);
+            (void)recipe_hash(&r, 2);
             recipe_free(&r);
         } else if (!err.msg[0]) {
             abort();
