@@ -78,8 +78,8 @@ mpi 2 "$bin" train "$tmp/mrpc.json" --set output_dir="$tmp/softmax2" --set batch
 
 # TripletLoss (negatives: the file's genre column), and MNRL, whose in-batch negatives are
 # per rank: N ranks x b against one process accumulating N micro-batches of b (the same
-# rows: a global batch's shares are consecutive micro-batches of the same permutation;
-# without dropout, whose masks are drawn per micro-batch there and per step here)
+# rows: a global batch's shares are consecutive micro-batches of the same permutation, and
+# the dropout masks are keyed by a row's place among all the rows of an optimizer step)
 mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/triplet2" --set batch_size=6 --set loss.type=triplet \
     --set 'data.columns=[5, 6, 1]' --set data.label=null > "$tmp/log" 2>&1 &&
     "$bin" train "$tmp/r.json" --set output_dir="$tmp/triplet1" --set loss.type=triplet \
@@ -88,12 +88,18 @@ mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/triplet2" --set batch_si
     { fail "triplet, 2 ranks:"; cat "$tmp/log"; }
 for n in 2 4; do
     mpi $n "$bin" train "$tmp/r.json" --set output_dir="$tmp/mnrl$n" --set batch_size=3 --set loss.type=mnrl \
-        --set data.label=null --set dropout=0 > "$tmp/log" 2>&1 &&
+        --set data.label=null > "$tmp/log" 2>&1 &&
         "$bin" train "$tmp/r.json" --set output_dir="$tmp/mnrl-acc$n" --set batch_size=3 --set loss.type=mnrl \
-        --set data.label=null --set dropout=0 --set gradient_accumulation_steps=$n 2>> "$tmp/log" &&
+        --set data.label=null --set gradient_accumulation_steps=$n 2>> "$tmp/log" &&
         same_losses "$tmp/mnrl-acc$n" "$tmp/mnrl$n" && same_embeddings "$tmp/mnrl-acc$n" "$tmp/mnrl$n" && ok ||
         { fail "MNRL, $n ranks against $n accumulated micro-batches:"; cat "$tmp/log"; }
 done
+
+# ranks and accumulation together: 2 ranks x 3 rows x 2 micro-batches against 1 x 12
+mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/np2acc" --set batch_size=3 \
+    --set gradient_accumulation_steps=2 > "$tmp/log" 2>&1 &&
+    same_losses "$tmp/one" "$tmp/np2acc" && same_embeddings "$tmp/one" "$tmp/np2acc" && ok ||
+    { fail "2 ranks x 3 x 2 accumulated against 1 x 12:"; cat "$tmp/log"; }
 
 # stop after step 3 and resume, both under mpirun: the bytes of the straight 2-rank run
 mpi 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/split" --set batch_size=6 --set checkpoint.every=4 \
@@ -122,6 +128,17 @@ if grep -q "stopped after step [0-9]* (SIGTERM)" "$tmp/term.log" && [ "$(ls "$tm
     cmp -s "$tmp/term/model.safetensors" "$tmp/straight400/model.safetensors"; then ok; else
     fail "SIGTERM to mpirun and resume:"; cat "$tmp/term.log" "$tmp/log"
 fi
+
+# SIGTERM to one rank only: every rank stops after the same step, one checkpoint
+"$mpiexec" --oversubscribe -np 2 "$bin" train "$tmp/r.json" --set output_dir="$tmp/term1" --set batch_size=6 \
+    --set max_steps=100000 --set checkpoint.every=0 > "$tmp/log" 2>&1 &
+pid=$!
+for i in $(seq 1 500); do grep -q "^step 2/" "$tmp/log" 2> /dev/null && break; sleep 0.02; done
+kill -TERM "$(pgrep -P $pid -f 'sentembed train' | tail -1)"
+wait $pid
+[ "$(grep -c "stopped after step" "$tmp/log")" -eq 1 ] && [ "$(ls "$tmp/term1/checkpoints" | wc -l)" -eq 1 ] &&
+    "$bin" info "$(ls -d "$tmp"/term1/checkpoints/checkpoint-*)" | grep -q "training state verified" && ok ||
+    { fail "SIGTERM to one rank:"; cat "$tmp/log"; }
 
 # another number of ranks with the same global batch continues the run (the plan, the
 # position and the dropout masks are global): 1 process x 12 and 3 ranks x 4 resume the

@@ -15,15 +15,15 @@
  * training_state.bin, little-endian:
  *   char[8]  "SEMBTRN2" (version 1 counted the data position in examples: refused)
  *   u64      config hash (recipe_hash: a resumed run must use the same recipe)
- *   i64      step (optimizer steps done), micro_steps (micro-batches done: the dropout
- *            masks' position), epoch (0-based, in progress), batch_start (the index of
+ *   i64      step (optimizer steps done), micro_steps (micro-batches
+ *            done), epoch (0-based, in progress), batch_start (the index of
  *            the next batch in the epoch's plan of batches: trainer/batch_plan.h)
  *   u64      counts n_enc, n_dense_w, n_dense_b, n_cls_w, n_cls_b
  *   f32[]    AdamW m and v of the encoder (n_enc each), of the Dense weight and bias,
  *            the SoftmaxLoss classifier W and b, and their m and v
  *   u64      FNV-1a 64 of every byte before it
  * RNG state needs no field: an epoch's plan (shuffle, batches, dataset mix) is a function
- * of (seed, epoch) and the data, and dropout of (seed, micro_steps). */
+ * of (seed, epoch) and the data, and dropout of (seed, step) and the rows' places. */
 #ifndef SENTEMBED_CHECKPOINT_H
 #define SENTEMBED_CHECKPOINT_H
 

@@ -228,8 +228,9 @@ double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *l
     const int K = t->n_columns, N = K * rows, H = m->enc.cfg.hidden_size, D = m->out_dim;
     /* 2. forward: encoder, pooling, Dense, Normalize */
     /* one seed per micro-batch on every rank; the keys tell each sequence's global place */
-    t->et.dropout_seed = se_mix64(((uint64_t)t->cfg.seed << 32) ^ (uint64_t)t->micro_steps);
-    t->et.dropout_keys = (DropoutKeys){rows, K, t->first_row};
+    t->et.dropout_seed = se_mix64(((uint64_t)t->cfg.seed << 32) ^ (uint64_t)t->step);
+    t->et.dropout_keys = (DropoutKeys){rows, K, t->rows_before + t->first_row};
+    t->rows_before += t->global_rows > 0 ? t->global_rows : rows;
     t->micro_steps++;
     encoder_train_forward(&t->et, b);
     float *pooled = m->pooled, *dense = m->dense_out;
@@ -283,6 +284,7 @@ void trainer_discard(Trainer *t)
     const Ops *ops = t->m->ops;
     const size_t H = (size_t)t->m->enc.cfg.hidden_size, D = (size_t)t->m->out_dim;
     t->pending = 0;
+    t->rows_before = 0;
     encoder_train_zero_grads(&t->et);
     if (t->dense_gw) {
         ops->zero(t->dense_gw, D * H * sizeof(float));
@@ -325,6 +327,7 @@ int trainer_flush(Trainer *t)
     if (t->pending == 0)
         return 0;
     t->pending = 0;
+    t->rows_before = 0;
     SentenceModel *m = t->m;
     const Ops *ops = m->ops;
     const LossConfig *lc = &t->loss;

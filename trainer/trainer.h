@@ -58,7 +58,7 @@ typedef struct {
     float *pre_norm, *g, *g_norm, *g_pool; /* [N, D], [N, D], [N, D], [N, H] */
     int32_t *d_labels;               /* class ids for a fused SoftmaxLoss [max_rows] */
     long step;                       /* optimizer steps done */
-    long micro_steps;                /* micro-batches done (dropout masks are drawn per micro-batch) */
+    long micro_steps;                /* micro-batches done */
     int pending;                     /* micro-batches accumulated since the last update */
     int max_rows;                    /* rows per batch the buffers hold */
     /* host scratch for the losses computed in double, allocated once */
@@ -74,10 +74,14 @@ typedef struct {
     const Collectives *coll; /* NULL: a world of one */
     int rank, world;
     double grad_weight;
-    /* The index in the global batch of this rank's first row (0 in a world of one), set by
-     * the caller before each step: the dropout masks are keyed by the global row, so N ranks
-     * draw the masks one process draws for the whole batch (kernels/dropout_hash.h). */
-    int64_t first_row;
+    /* Dropout masks are keyed by (optimizer step, a row's place among all the rows of that
+     * step: every rank's, every micro-batch's), so that N ranks x b, one process accumulating
+     * N micro-batches of b, and one process x N*b draw the same masks for the same examples
+     * (kernels/dropout_hash.h). The caller sets, before each micro-batch, first_row: the
+     * index of this rank's first row in the global micro-batch (0 in a world of one), and
+     * global_rows: that micro-batch's rows over all ranks (0: this rank's rows). */
+    int64_t first_row, global_rows;
+    int64_t rows_before; /* rows of the step's earlier micro-batches, all ranks */
 } Trainer;
 
 int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const TrainConfig *cfg, int n_columns,
@@ -99,7 +103,7 @@ void trainer_set_classifier(Trainer *t, const float *W, const float *b);
  * gradients were dropped. */
 int trainer_flush(Trainer *t);
 /* Data parallelism: the collectives of the job (on the model's backend), this rank and
- * the world size. The caller sets first_row before each step. */
+ * the world size. The caller sets first_row and global_rows before each micro-batch. */
 void trainer_set_collectives(Trainer *t, const Collectives *coll, int rank, int world);
 /* Every rank takes rank 0's weights (the encoder, the Dense layer, the SoftmaxLoss
  * classifier): one starting point, whatever each rank initialised or loaded. */
