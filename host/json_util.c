@@ -157,6 +157,42 @@ int json_find_duplicate_key(const cJSON *root, const char *text, size_t len, cha
     return find_duplicate(&s, root, NULL);
 }
 
+static bool has_infinite_number(const cJSON *v)
+{
+    if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+        return true;
+    for (const cJSON *c = v->child; c; c = c->next)
+        if (has_infinite_number(c))
+            return true;
+    return false;
+}
+
+/* The offset of the first number token of text (outside strings) that overflows a double;
+ * len when none does. */
+static size_t infinite_number_offset(const char *text, size_t len)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == '"') { /* skip the string, escapes included */
+            for (i++; i < len && text[i] != '"'; i++)
+                if (text[i] == '\\')
+                    i++;
+        } else if (text[i] == '-' || (text[i] >= '0' && text[i] <= '9')) {
+            size_t n = 0;
+            while (i + n < len && strchr("0123456789+-.eE", text[i + n]) && text[i + n])
+                n++;
+            char *number = se_xmalloc(n + 1); /* text need not end in a zero byte */
+            memcpy(number, text + i, n);
+            number[n] = '\0';
+            bool infinite = !isfinite(strtod(number, NULL));
+            free(number);
+            if (infinite)
+                return i;
+            i += n - 1;
+        }
+    }
+    return len;
+}
+
 cJSON *json_parse_strict(const char *text, size_t len, JsonProblem *why)
 {
     memset(why, 0, sizeof *why);
@@ -188,6 +224,12 @@ cJSON *json_parse_strict(const char *text, size_t len, JsonProblem *why)
     if (json_find_duplicate_key(root, text, len, path, sizeof path, &why->offset)) {
         why->kind = JSON_DUPLICATE_KEY;
         snprintf(why->what, sizeof why->what, "duplicate key \"%s\": a key may appear once in an object", path);
+        cJSON_Delete(root);
+        return NULL;
+    }
+    if (has_infinite_number(root)) {
+        why->kind = JSON_NUMBER_RANGE, why->offset = infinite_number_offset(text, len);
+        snprintf(why->what, sizeof why->what, "a number too large to represent (it would be infinity)");
         cJSON_Delete(root);
         return NULL;
     }

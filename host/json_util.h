@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 /* What json_parse_strict refused, and where. */
-typedef enum { JSON_INVALID, JSON_TRAILING_TEXT, JSON_NUL, JSON_DUPLICATE_KEY } JsonProblemKind;
+typedef enum { JSON_INVALID, JSON_TRAILING_TEXT, JSON_NUL, JSON_DUPLICATE_KEY, JSON_NUMBER_RANGE } JsonProblemKind;
 
 typedef struct {
     JsonProblemKind kind;
@@ -27,7 +27,9 @@ typedef struct {
  *   - a NUL character, a zero byte or written \u0000 (a C string ends there: the text
  *     would be cut short);
  *   - an object holding a key twice (cJSON keeps the first value, Python's json the
- *     last: the same file would mean two things).
+ *     last: the same file would mean two things);
+ *   - a number too large for a double (1e999: cJSON reads infinity, and writes it back
+ *     as null).
  * NULL with *why filled in on any of these or on invalid JSON. */
 cJSON *json_parse_strict(const char *text, size_t len, JsonProblem *why);
 

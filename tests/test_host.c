@@ -232,6 +232,9 @@ static void test_json_strict(void)
     expect_strict("{\"a\": \"x\\u0000y\"}", 17, JSON_NUL, 8, "\\u0000");
     expect_strict("{\"a\": \"x\0y\"}", 12, JSON_NUL, 8, "a zero byte");
     expect_strict("{\"a\": 1, \"b\": 2, \"a\": 3}", 24, JSON_DUPLICATE_KEY, 17, "duplicate key \"a\"");
+    /* a number a double cannot hold: cJSON would read infinity (and write it back as null) */
+    expect_strict("1e999", 5, JSON_NUMBER_RANGE, 0, "too large");
+    expect_strict("{\"s\": \"1e999 \\\" 2\", \"lr\": [1, -2e400]}", 38, JSON_NUMBER_RANGE, 30, "too large");
     /* the first duplicate in document order, named by its path from the root */
     const char *nested = "{\"x\": [{\"q\": 1}, {\"r\": {\"s\": 1, \"s\": 2}, \"r\": 0}], \"x\": 2}";
     expect_strict(nested, strlen(nested), JSON_DUPLICATE_KEY, 32, "duplicate key \"x[1].r.s\"");

@@ -5,7 +5,8 @@
  *     (every pair of keys compared), and the printed tree parses strictly to an equal one;
  *   - refused: the offset lies in the text and shows what the kind says: a zero byte or
  *     \u0000 (NUL), a non-blank byte after a value cJSON accepts (text after it), the
- *     opening quote of a key when some object really has a key twice (duplicate);
+ *     opening quote of a key when some object really has a key twice (duplicate), the
+ *     start of a number (one too large for a double);
  *   - a --set value is the strict parse when there is one, else the text as a string, or
  *     an error with a message when the text starts like JSON. */
 #include <stdint.h>
@@ -76,6 +77,10 @@ static void check_strict(const char *text, size_t len)
         }
         case JSON_INVALID:
             if (lenient)
+                abort();
+            break;
+        case JSON_NUMBER_RANGE: /* cJSON took the text, and a number at the offset overflows */
+            if (!lenient || why.offset >= len || !(text[why.offset] == '-' || (text[why.offset] >= '0' && text[why.offset] <= '9')))
                 abort();
             break;
         }
