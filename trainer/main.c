@@ -11,7 +11,7 @@ static const char USAGE[] =
     "Train, run and benchmark sentence-embedding models (BERT + pooling), natively.\n"
     "\n"
     "commands:\n"
-    "  train      fine-tune a model on pairs or triplets (CPU for now)\n"
+    "  train      fine-tune a model on pairs or triplets (CPU or GPU; data-parallel under mpirun)\n"
     "  eval       similarity (Spearman/Pearson) or triplet accuracy of a model\n"
     "  encode     embeddings of lines of text (stdin) as .npy or JSON lines\n"
     "  similarity cosine similarity matrix of texts\n"
