@@ -424,7 +424,7 @@ int cmd_train(int argc, char **argv)
                         step, total, epoch + 1, loss_sum / (double)logged_steps, t.last_lr, t.last_grad_norm, rate,
                         eta);
                 fprintf(metrics, "{\"step\": %ld, \"epoch\": %ld, \"loss\": ", step, epoch + 1);
-                json_fprint_number(metrics, "%.6g", loss_sum / (double)logged_steps); /* null, never a bare nan */
+                json_fprint_number(metrics, "%.9g", loss_sum / (double)logged_steps); /* null, never a bare nan */
                 fprintf(metrics, ", \"lr\": %.6g, \"grad_norm\": ", t.last_lr);
                 json_fprint_number(metrics, "%.6g", t.last_grad_norm);
                 fprintf(metrics, ", \"samples_per_s\": %.2f, \"samples\": %ld, \"elapsed_s\": %.4f, \"input_waits\": %ld, "
