@@ -369,12 +369,11 @@ int cmd_train(int argc, char **argv)
             const double *labels = data.has_label ? batch->labels : NULL;
             const char *data_path = data.sets[batch->set].name;
             /* this rank's share of the global batch's mean loss and gradient */
-            t.grad_weight = world > 1 ? (double)rows / (double)global_rows[bi] : 1.0;
             t.first_row = world > 1 ? plan_share_first(global_rows[bi], rank, world) : 0;
             t.global_rows = world > 1 ? (int64_t)global_rows[bi] : rows;
             double loss = trainer_step_packed(&t, &slot->pb, rows, labels);
             if (world > 1) { /* the global batch's loss: every rank decides on the same value */
-                loss *= t.grad_weight;
+                loss *= (double)rows / (double)global_rows[bi];
                 dist_all_reduce_sum_f64(&loss, 1);
             }
             samples += world > 1 ? (long)global_rows[bi] : rows;

@@ -46,7 +46,6 @@ int trainer_init(Trainer *t, SentenceModel *m, const LossConfig *loss, const Tra
     t->n_columns = n_columns;
     t->max_rows = max_rows;
     t->world = 1;
-    t->grad_weight = 1.0;
     int seqs = n_columns * max_rows;
     /* the model's batch buffers are sized for m->batch_size sequences */
     if (seqs > m->batch_size)
@@ -248,7 +247,9 @@ double trainer_step_packed(Trainer *t, PackedBatch *b, int rows, const double *l
     }
     /* 3. the loss and its gradient, scaled for accumulation, into t->g */
     const int accum = t->cfg.accumulation > 1 ? t->cfg.accumulation : 1;
-    const double grad_scale = t->grad_weight / accum;
+    /* this rank's share of the global micro-batch (1 in a world of one) */
+    const double share = t->global_rows > 0 ? (double)rows / (double)t->global_rows : 1.0;
+    const double grad_scale = share / accum;
     double loss = fused_loss(t) ? backend_loss(t, emb, rows, labels, grad_scale)
                                 : host_loss(t, emb, rows, labels, grad_scale);
     /* 4. backward through Normalize, Dense, pooling and the encoder */

@@ -69,11 +69,10 @@ typedef struct {
     double last_grad_norm, last_lr;
     int last_update; /* what the last trainer_step's update did: trainer_flush's result */
     /* Data parallelism (trainer_init sets a world of one): the gradients are summed over the
-     * ranks before clipping, each rank's weighted by grad_weight = its rows / the global
-     * batch's rows, so that the sum is the gradient of the global batch's mean loss. */
+     * ranks before clipping, each rank's weighted by its rows / global_rows (below), so
+     * that the sum is the gradient of the global batch's mean loss. */
     const Collectives *coll; /* NULL: a world of one */
     int rank, world;
-    double grad_weight;
     /* Dropout masks are keyed by (optimizer step, a row's place among all the rows of that
      * step: every rank's, every micro-batch's), so that N ranks x b, one process accumulating
      * N micro-batches of b, and one process x N*b draw the same masks for the same examples
